@@ -1,0 +1,109 @@
+"""Customers: who pays. A learner, or an organisation buying seats for its learners."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from babel.core import Locale, UnknownLocaleError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from lms_billing.errors import ValidationError
+from lms_billing.money import CurrencyCode
+
+_COUNTRIES: frozenset[str] = frozenset(
+    code for code in Locale("en").territories if len(code) == 2 and code.isalpha()
+)
+
+
+def country_code(value: object) -> str:
+    """Validate an ISO 3166-1 alpha-2 country code (``"de"`` -> ``"DE"``)."""
+    if not isinstance(value, str) or value.strip().upper() not in _COUNTRIES:
+        raise ValidationError(f"Unknown ISO 3166 country code {value!r}.", country=str(value))
+    return value.strip().upper()
+
+
+def locale_tag(value: object) -> str:
+    """Validate a babel locale identifier such as ``de_DE`` or ``pt-BR``."""
+    if not isinstance(value, str):
+        raise ValidationError("Locale must be a string.")
+    try:
+        return str(Locale.parse(value.replace("-", "_")))
+    except (UnknownLocaleError, ValueError) as exc:
+        raise ValidationError(f"Unknown locale {value!r}.", locale=value) from exc
+
+
+CountryCode = Annotated[str, BeforeValidator(country_code)]
+LocaleTag = Annotated[str, BeforeValidator(locale_tag)]
+
+
+class CustomerKind(StrEnum):
+    LEARNER = "learner"
+    ORGANIZATION = "organization"
+
+
+class TaxExempt(StrEnum):
+    """Stripe's ``tax_exempt`` values: ``reverse`` means the buyer self-accounts for tax."""
+
+    NONE = "none"
+    EXEMPT = "exempt"
+    REVERSE = "reverse"
+
+
+class Address(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    country: CountryCode
+    line1: str | None = None
+    line2: str | None = None
+    city: str | None = None
+    state: str | None = Field(default=None, description="State, province or region code.")
+    postal_code: str | None = None
+
+
+class TaxId(BaseModel):
+    """A customer tax id, e.g. ``TaxId(type="eu_vat", value="DE123456789")``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    type: str = Field(min_length=2, description="Stripe-style tax id type: eu_vat, gb_vat ...")
+    value: str = Field(min_length=1)
+
+
+class CustomerProfile(BaseModel):
+    """What the LMS User Service knows about a payer (returned by ``CustomerDirectory``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    external_id: str = Field(min_length=1, description="The LMS user or organisation id.")
+    kind: CustomerKind = CustomerKind.LEARNER
+    email: str | None = None
+    name: str | None = None
+    address: Address | None = None
+    locale: LocaleTag = "en_US"
+    preferred_currency: CurrencyCode | None = None
+    tax_ids: tuple[TaxId, ...] = ()
+    tax_exempt: TaxExempt = TaxExempt.NONE
+
+
+class Customer(CustomerProfile):
+    """A billing customer: the profile plus billing state owned by lms-billing."""
+
+    id: str
+    created_at: datetime
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+__all__ = [
+    "Address",
+    "CountryCode",
+    "Customer",
+    "CustomerKind",
+    "CustomerProfile",
+    "LocaleTag",
+    "TaxExempt",
+    "TaxId",
+    "country_code",
+    "locale_tag",
+]

@@ -1,0 +1,282 @@
+"""Typed errors raised by lms-billing.
+
+Every error carries a stable machine ``code`` (for API responses and logs), a human
+``message`` and optional ``details``. Callers sort failures by how they should react::
+
+    BillingError
+     ├── ConfigurationError              the host set lms-billing up wrongly
+     │    └── PluginError                a plugin broke its contract
+     ├── ValidationError                 bad input: fix the request, do not retry
+     │    ├── InvalidAmountError         negative / fractional minor units, floats
+     │    ├── UnknownCurrencyError
+     │    ├── CurrencyMismatchError      arithmetic or pricing across currencies
+     │    ├── InvalidTiersError          empty, overlapping or unordered tiers
+     │    ├── InvalidIntervalError       zero or negative interval counts
+     │    ├── InvalidAllocationError     allocation ratios that cannot split an amount
+     │    └── CardDataRejectedError      raw card numbers never enter the library
+     ├── DomainError                     the request is well formed but the state forbids it
+     │    ├── InvalidStateTransitionError
+     │    └── FxRateUnavailableError
+     ├── NotFoundError
+     ├── ConflictError                   retry after re-reading state
+     │    ├── IdempotencyKeyMismatchError  same key, different request
+     │    ├── IdempotencyKeyInUseError     same key, first request still running
+     │    └── StaleVersionError
+     ├── PaymentError                    an outcome the caller handles, not a crash
+     │    ├── PaymentDeclinedError       carries decline_code
+     │    └── AuthenticationRequiredError  SCA / 3DS next action needed
+     └── ProviderError                   a gateway, tax service or other provider failed
+          ├── ProviderUnavailableError   retryable (timeouts, 5xx, rate limits)
+          └── ProviderInvalidRequestError
+
+None of these subclass ``ValueError``: pydantic wraps ``ValueError`` raised in validators into
+its own ``ValidationError``, while other exceptions pass through untouched, so a bad price
+raised inside a model validator reaches the caller as the specific error below.
+Dependencies' exceptions are translated at the edge and chained with ``raise ... from exc``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class BillingError(Exception):
+    """Root of every error lms-billing raises on purpose."""
+
+    code: str = "billing_error"
+    default_message: str = "A billing error occurred."
+
+    def __init__(self, message: str | None = None, **details: Any) -> None:
+        self.message = message or self.default_message
+        self.details: dict[str, Any] = details
+        super().__init__(self.message)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-friendly shape for HTTP adapters: ``{"code", "message", "details"}``."""
+        return {
+            "code": self.code,
+            "message": self.message,
+            "details": {k: _jsonable(v) for k, v in self.details.items()},
+        }
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(code={self.code!r}, message={self.message!r})"
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, str | int | bool) or value is None:
+        return value
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return str(value)
+
+
+# --- configuration -----------------------------------------------------------------------
+
+
+class ConfigurationError(BillingError):
+    code = "configuration_error"
+    default_message = "lms-billing is not configured correctly."
+
+
+class PluginError(ConfigurationError):
+    code = "plugin_error"
+    default_message = "A plugin returned something that breaks its hook contract."
+
+
+# --- validation --------------------------------------------------------------------------
+
+
+class ValidationError(BillingError):
+    """Bad input. Distinct from ``pydantic.ValidationError``; services translate those."""
+
+    code = "validation_error"
+    default_message = "The request is invalid."
+
+
+class InvalidAmountError(ValidationError):
+    code = "invalid_amount"
+    default_message = "The amount is invalid."
+
+
+class UnknownCurrencyError(ValidationError):
+    code = "unknown_currency"
+    default_message = "The currency is not a known ISO 4217 code."
+
+
+class CurrencyMismatchError(ValidationError):
+    code = "currency_mismatch"
+    default_message = "The amounts are in different currencies."
+
+
+class InvalidTiersError(ValidationError):
+    code = "invalid_tiers"
+    default_message = "The price tiers are invalid."
+
+
+class InvalidIntervalError(ValidationError):
+    code = "invalid_interval"
+    default_message = "The billing interval is invalid."
+
+
+class InvalidAllocationError(ValidationError):
+    code = "invalid_allocation"
+    default_message = "The amount cannot be allocated by these ratios."
+
+
+class CardDataRejectedError(ValidationError):
+    code = "card_data_rejected"
+    default_message = (
+        "Raw card numbers are never accepted; pass a payment-method token from the gateway."
+    )
+
+
+# --- domain ------------------------------------------------------------------------------
+
+
+class DomainError(BillingError):
+    code = "domain_error"
+    default_message = "The operation is not allowed in the current state."
+
+
+class InvalidStateTransitionError(DomainError):
+    code = "invalid_state_transition"
+    default_message = "That state transition is not allowed."
+
+
+class FxRateUnavailableError(DomainError):
+    code = "fx_rate_unavailable"
+    default_message = "No exchange rate is available for that currency pair."
+
+
+# --- not found / conflict ----------------------------------------------------------------
+
+
+class NotFoundError(BillingError):
+    code = "not_found"
+    default_message = "The requested object does not exist."
+
+
+class ConflictError(BillingError):
+    code = "conflict"
+    default_message = "The request conflicts with the current state."
+
+
+class IdempotencyKeyMismatchError(ConflictError):
+    code = "idempotency_key_mismatch"
+    default_message = "This idempotency key was already used with a different request."
+
+
+class IdempotencyKeyInUseError(ConflictError):
+    code = "idempotency_key_in_use"
+    default_message = "A request with this idempotency key is still being processed."
+
+
+class StaleVersionError(ConflictError):
+    code = "stale_version"
+    default_message = "The object was changed by someone else; reload and retry."
+
+
+# --- payments and providers --------------------------------------------------------------
+
+
+class PaymentError(BillingError):
+    code = "payment_error"
+    default_message = "The payment could not be completed."
+
+
+class PaymentDeclinedError(PaymentError):
+    code = "payment_declined"
+    default_message = "The payment was declined."
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        decline_code: str | None = None,
+        **details: Any,
+    ) -> None:
+        self.decline_code = decline_code
+        super().__init__(message, decline_code=decline_code, **details)
+
+
+class AuthenticationRequiredError(PaymentError):
+    code = "authentication_required"
+    default_message = "The customer must authenticate the payment (SCA / 3-D Secure)."
+
+
+class ProviderError(BillingError):
+    """A provider failed. ``retryable`` says whether the same call may succeed later."""
+
+    code = "provider_error"
+    default_message = "The provider returned an error."
+    retryable: bool = False
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        provider: str | None = None,
+        provider_code: str | None = None,
+        request_id: str | None = None,
+        http_status: int | None = None,
+        retryable: bool | None = None,
+        **details: Any,
+    ) -> None:
+        self.provider = provider
+        self.provider_code = provider_code
+        self.request_id = request_id
+        self.http_status = http_status
+        if retryable is not None:
+            self.retryable = retryable
+        super().__init__(
+            message,
+            provider=provider,
+            provider_code=provider_code,
+            request_id=request_id,
+            http_status=http_status,
+            retryable=self.retryable,
+            **details,
+        )
+
+
+class ProviderUnavailableError(ProviderError):
+    code = "provider_unavailable"
+    default_message = "The provider is unavailable; retry later."
+    retryable = True
+
+
+class ProviderInvalidRequestError(ProviderError):
+    code = "provider_invalid_request"
+    default_message = "The provider rejected the request as invalid."
+
+
+__all__ = [
+    "AuthenticationRequiredError",
+    "BillingError",
+    "CardDataRejectedError",
+    "ConfigurationError",
+    "ConflictError",
+    "CurrencyMismatchError",
+    "DomainError",
+    "FxRateUnavailableError",
+    "IdempotencyKeyInUseError",
+    "IdempotencyKeyMismatchError",
+    "InvalidAllocationError",
+    "InvalidAmountError",
+    "InvalidIntervalError",
+    "InvalidStateTransitionError",
+    "InvalidTiersError",
+    "NotFoundError",
+    "PaymentDeclinedError",
+    "PaymentError",
+    "PluginError",
+    "ProviderError",
+    "ProviderInvalidRequestError",
+    "ProviderUnavailableError",
+    "StaleVersionError",
+    "UnknownCurrencyError",
+    "ValidationError",
+]

@@ -1,0 +1,191 @@
+"""Building a plugin manager, and a typed facade over its hooks.
+
+Each :class:`~lms_billing.Billing` owns its plugin manager (no global one built at import
+time): an embedded SDK may run several tenants in one process, and tests want a fresh one.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import pluggy
+
+from lms_billing import hookspecs
+from lms_billing.errors import ConfigurationError, NotFoundError, PluginError
+from lms_billing.ports import (
+    EventSink,
+    FraudRule,
+    FxRates,
+    Notifier,
+    PaymentGateway,
+    StorageBackend,
+    TaxEngine,
+)
+
+if TYPE_CHECKING:
+    from lms_billing.domain.catalog import ProductProfile
+    from lms_billing.domain.customers import CustomerProfile
+    from lms_billing.domain.events import Event
+    from lms_billing.domain.notifications import Notification
+
+ENTRY_POINT_GROUP = "lms_billing"
+
+# Built-in behaviour is registered through the same hooks third parties use (all trylast).
+BUILTIN_PLUGINS: tuple[str, ...] = (
+    "lms_billing.storage.plugin",
+)
+
+T = TypeVar("T")
+
+
+def get_plugin_manager(
+    plugins: Iterable[object] = (),
+    *,
+    load_entrypoints: bool = True,
+    builtins: bool = True,
+) -> pluggy.PluginManager:
+    """A new plugin manager with the hookspecs added.
+
+    :param plugins: extra plugin objects or modules to register (registered last, so their
+        hooks run first).
+    :param load_entrypoints: load installed plugins from the ``lms_billing`` entry-point group.
+    :param builtins: register lms-billing's own default plugins.
+    """
+    pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+    pm.add_hookspecs(hookspecs)
+    if builtins:
+        for module_name in BUILTIN_PLUGINS:
+            pm.register(importlib.import_module(module_name), name=module_name)
+    if load_entrypoints:
+        pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+    for plugin in plugins:
+        pm.register(plugin)
+    pm.check_pending()
+    return pm
+
+
+def _collect(
+    results: Iterable[Sequence[object] | None], protocol: type[T], hook_name: str
+) -> list[T]:
+    items: list[T] = []
+    for contributed in results:
+        if contributed is None:
+            continue
+        if isinstance(contributed, str | bytes) or not isinstance(contributed, Iterable):
+            raise PluginError(
+                f"{hook_name} must return a list, got {type(contributed).__name__}.",
+                hook=hook_name,
+            )
+        for item in contributed:
+            if not isinstance(item, protocol):
+                raise PluginError(
+                    f"{hook_name} returned {item!r}, which does not satisfy "
+                    f"{protocol.__name__}.",
+                    hook=hook_name,
+                )
+            items.append(item)
+    return items
+
+
+def _by_name(items: Iterable[T], kind: str) -> dict[str, T]:
+    named: dict[str, T] = {}
+    for item in items:
+        name = getattr(item, "name", None)
+        if not isinstance(name, str) or not name:
+            raise PluginError(f"A {kind} has no name: {item!r}.")
+        if name in named:
+            raise ConfigurationError(
+                f"Two plugins register a {kind} named {name!r}.", kind=kind, name=name
+            )
+        named[name] = item
+    return named
+
+
+class PluginHost:
+    """A typed facade over ``pm.hook``: callers never touch pluggy directly."""
+
+    def __init__(self, pm: pluggy.PluginManager) -> None:
+        self.pm = pm
+
+    def _call(self, hook_name: str, **kwargs: Any) -> Any:
+        hook: Callable[..., Any] = getattr(self.pm.hook, hook_name)
+        return hook(**kwargs)
+
+    # registration hooks ------------------------------------------------------------------
+
+    def payment_gateways(self) -> dict[str, PaymentGateway]:
+        results = self._call("lms_billing_payment_gateways")
+        return _by_name(
+            _collect(results, PaymentGateway, "lms_billing_payment_gateways"), "payment gateway"
+        )
+
+    def payment_gateway(self, name: str) -> PaymentGateway:
+        gateways = self.payment_gateways()
+        if name not in gateways:
+            raise NotFoundError(
+                f"No payment gateway named {name!r}; registered: {sorted(gateways)}.",
+                gateway=name,
+            )
+        return gateways[name]
+
+    def tax_engines(self) -> dict[str, TaxEngine]:
+        results = self._call("lms_billing_tax_engines")
+        return _by_name(_collect(results, TaxEngine, "lms_billing_tax_engines"), "tax engine")
+
+    def storage_backends(self) -> list[StorageBackend]:
+        # pluggy calls the most recently registered plugin first: plugins before built-ins.
+        results = self._call("lms_billing_storage_backends")
+        return _collect(results, StorageBackend, "lms_billing_storage_backends")
+
+    def storage_backend_for(self, url: str) -> StorageBackend:
+        for backend in self.storage_backends():
+            if backend.handles(url):
+                return backend
+        scheme = url.split(":", 1)[0]
+        raise ConfigurationError(
+            f"No storage backend handles URLs of scheme {scheme!r}.", scheme=scheme
+        )
+
+    def event_sinks(self) -> dict[str, EventSink]:
+        results = self._call("lms_billing_event_sinks")
+        return _by_name(_collect(results, EventSink, "lms_billing_event_sinks"), "event sink")
+
+    def fx_rate_sources(self) -> list[FxRates]:
+        return _collect(self._call("lms_billing_fx_rates"), FxRates, "lms_billing_fx_rates")
+
+    def fraud_rules(self) -> list[FraudRule]:
+        return _collect(
+            self._call("lms_billing_fraud_rules"), FraudRule, "lms_billing_fraud_rules"
+        )
+
+    def notifiers(self) -> list[Notifier]:
+        return _collect(self._call("lms_billing_notifiers"), Notifier, "lms_billing_notifiers")
+
+    # resolution hooks --------------------------------------------------------------------
+
+    def resolve_customer(self, external_id: str) -> CustomerProfile | None:
+        result: CustomerProfile | None = self._call(
+            "lms_billing_resolve_customer", external_id=external_id
+        )
+        return result
+
+    def resolve_product(self, external_id: str) -> ProductProfile | None:
+        result: ProductProfile | None = self._call(
+            "lms_billing_resolve_product", external_id=external_id
+        )
+        return result
+
+    # event hooks -------------------------------------------------------------------------
+
+    def emit_event(self, event: Event) -> None:
+        self._call("lms_billing_event", event=event)
+
+    def notify(self, notification: Notification) -> None:
+        self._call("lms_billing_notification", notification=notification)
+        for notifier in self.notifiers():
+            notifier.notify(notification)
+
+
+__all__ = ["BUILTIN_PLUGINS", "ENTRY_POINT_GROUP", "PluginHost", "get_plugin_manager"]

@@ -1,0 +1,1 @@
+"""Example lms-billing plugin package (see README.md)."""

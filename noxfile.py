@@ -1,0 +1,50 @@
+"""Developer sessions: ``nox -s tests``, ``lint``, ``typecheck``, ``demo``, ``bench``.
+
+CI runs ``bash scripts/test.sh`` (lint + typecheck + tests in one venv); these sessions give the
+same checks one at a time, each in its own nox-managed virtualenv.
+"""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["lint", "typecheck", "tests"]
+nox.options.reuse_existing_virtualenvs = True
+
+EXAMPLE_PLUGINS = ["-e", "examples/lms_directory_plugin", "-e", "examples/acme_pay_gateway"]
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Run the whole pytest suite (starts a throwaway PostgreSQL when no URL is given)."""
+    session.run("bash", "scripts/system-deps.sh", external=True)
+    session.install("-e", ".[dev]", *EXAMPLE_PLUGINS)
+    session.run("pytest", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff on everything we ship."""
+    session.install("ruff")
+    session.run("ruff", "check", "src", "tests", "examples", "benchmarks")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict on src/."""
+    session.install("-e", ".[dev]")
+    session.run("mypy", "--strict", "src")
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """Run ``lms-billing demo`` in a fresh SQLite file."""
+    session.install("-e", ".[pdf]")
+    session.run("lms-billing", "demo", *session.posargs)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Run the benchmark scripts and print their figures."""
+    session.install("-e", ".[dev]")
+    session.run("python", "benchmarks/billing_run.py", *session.posargs)

@@ -1,0 +1,52 @@
+"""The injectable clock and client-side ids."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from lms_billing.clock import SystemClock, TestClock, ensure_aware
+from lms_billing.errors import ValidationError
+from lms_billing.ids import new_id, uuid7
+
+
+def test_test_clock_advances_only_when_told() -> None:
+    clock = TestClock(datetime(2026, 1, 31, 12, tzinfo=UTC))
+    assert clock.now() == datetime(2026, 1, 31, 12, tzinfo=UTC)
+    assert clock.advance(days=1) == datetime(2026, 2, 1, 12, tzinfo=UTC)
+    assert clock.advance(timedelta(hours=1), minutes=30) == datetime(2026, 2, 1, 13, 30, tzinfo=UTC)
+    assert clock.now() == datetime(2026, 2, 1, 13, 30, tzinfo=UTC)
+
+
+def test_test_clock_never_goes_backwards() -> None:
+    clock = TestClock(datetime(2026, 3, 1, tzinfo=UTC))
+    with pytest.raises(ValidationError):
+        clock.advance(days=-1)
+    with pytest.raises(ValidationError):
+        clock.set(datetime(2026, 2, 1, tzinfo=UTC))
+    assert clock.set(datetime(2026, 4, 1, tzinfo=UTC)) == datetime(2026, 4, 1, tzinfo=UTC)
+
+
+def test_naive_datetimes_are_rejected_and_offsets_normalized() -> None:
+    with pytest.raises(ValidationError):
+        TestClock(datetime(2026, 1, 1))
+    plus_two = timezone(timedelta(hours=2))
+    assert ensure_aware(datetime(2026, 1, 1, 2, tzinfo=plus_two)) == datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def test_system_clock_is_aware_utc() -> None:
+    assert SystemClock().now().utcoffset() == timedelta(0)
+
+
+def test_uuid7_is_version_7_and_time_ordered() -> None:
+    ids = [uuid7() for _ in range(2000)]
+    assert all(u.version == 7 for u in ids)
+    assert ids == sorted(ids)
+    assert len(set(ids)) == len(ids)
+
+
+def test_new_id_has_prefix() -> None:
+    value = new_id("prod")
+    assert value.startswith("prod_")
+    assert len(value) == len("prod_") + 32

@@ -121,7 +121,7 @@ def _exponent(currency: str | Currency) -> Decimal:
 
 
 def _to_decimal(amount: object) -> Decimal:
-    if isinstance(amount, bool) or isinstance(amount, float):
+    if isinstance(amount, bool | float):
         raise InvalidAmountError(
             f"Amounts must be Decimal, int or str, never {type(amount).__name__}.",
             amount=repr(amount),
@@ -187,7 +187,7 @@ class Money(moneyed.Money):
     def __rmul__(self, other: object) -> Money:
         return self.__mul__(other)
 
-    def __truediv__(self, other: object) -> Money | Decimal:  # type: ignore[override]
+    def __truediv__(self, other: object) -> Money | Decimal:
         if isinstance(other, float):
             raise InvalidAmountError("Dividing Money by a float is not allowed.")
         self._check_same_currency(other)
@@ -322,7 +322,7 @@ Weight = int | Decimal | Fraction | moneyed.Money
 
 
 def _weight_value(weight: Weight) -> Fraction:
-    if isinstance(weight, bool) or isinstance(weight, float):
+    if isinstance(weight, bool | float):
         raise InvalidAllocationError("Allocation weights must be int, Decimal or Money.")
     if isinstance(weight, moneyed.Money):
         weight = weight.amount

@@ -45,8 +45,9 @@ class PaymentGateway(Protocol):
 
     name: str
 
-    def create_customer(self, customer: CustomerProfile, *, idempotency_key: str) -> GatewayCustomer:
-        ...
+    def create_customer(
+        self, customer: CustomerProfile, *, idempotency_key: str
+    ) -> GatewayCustomer: ...
 
     def attach_payment_method(
         self, gateway_customer_id: str, token: str, *, idempotency_key: str

@@ -32,7 +32,8 @@ def test_naive_datetimes_are_rejected_and_offsets_normalized() -> None:
     with pytest.raises(ValidationError):
         TestClock(datetime(2026, 1, 1))
     plus_two = timezone(timedelta(hours=2))
-    assert ensure_aware(datetime(2026, 1, 1, 2, tzinfo=plus_two)) == datetime(2026, 1, 1, tzinfo=UTC)
+    aware = ensure_aware(datetime(2026, 1, 1, 2, tzinfo=plus_two))
+    assert aware == datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def test_system_clock_is_aware_utc() -> None:

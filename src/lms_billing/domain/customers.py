@@ -13,7 +13,7 @@ from lms_billing.errors import ValidationError
 from lms_billing.money import CurrencyCode
 
 _COUNTRIES: frozenset[str] = frozenset(
-    code for code in Locale("en").territories if len(code) == 2 and code.isalpha()
+    str(code) for code in Locale("en").territories if len(str(code)) == 2 and str(code).isalpha()
 )
 
 

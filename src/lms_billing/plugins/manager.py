@@ -65,9 +65,10 @@ def get_plugin_manager(
 
 
 def _collect(
-    results: Iterable[Sequence[object] | None], protocol: type[T], hook_name: str
-) -> list[T]:
-    items: list[T] = []
+    results: Iterable[Sequence[object] | None], protocol: type[Any], hook_name: str
+) -> list[Any]:
+    # ``type[Any]``: mypy rejects Protocol classes where ``type[T]`` is expected.
+    items: list[Any] = []
     for contributed in results:
         if contributed is None:
             continue

@@ -9,12 +9,14 @@ Plugins implement the hooks in :mod:`lms_billing.hookspecs`, marked with :data:`
 """
 
 from lms_billing._version import __version__
+from lms_billing.billing import Billing
 from lms_billing.clock import Clock, SystemClock, TestClock
 from lms_billing.errors import BillingError
 from lms_billing.hookspecs import hookimpl
 from lms_billing.money import Money, RoundingMode, format_money
 
 __all__ = [
+    "Billing",
     "BillingError",
     "Clock",
     "Money",

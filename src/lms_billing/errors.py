@@ -10,15 +10,35 @@ Every error carries a stable machine ``code`` (for API responses and logs), a hu
      │    ├── InvalidAmountError         negative / fractional minor units, floats
      │    ├── UnknownCurrencyError
      │    ├── CurrencyMismatchError      arithmetic or pricing across currencies
+     │    │    └── CouponCurrencyMismatchError  no amount_off / minimum for that currency
      │    ├── InvalidTiersError          empty, overlapping or unordered tiers
      │    ├── InvalidIntervalError       zero or negative interval counts
+     │    ├── InvalidQuantityError       negative or fractional quantities, package sizes
+     │    ├── InvalidSubscriptionError   no items, mixed intervals, bad trial or proration dates
      │    ├── InvalidAllocationError     allocation ratios that cannot split an amount
-     │    └── CardDataRejectedError      raw card numbers never enter the library
+     │    ├── CardDataRejectedError      raw card numbers never enter the library
+     │    ├── WebhookSignatureError      an inbound webhook failed verification
+     │    ├── UnknownJurisdictionError   country / region codes no tax table knows
+     │    ├── InvalidTaxIdError          malformed VAT ids, failed check digits
+     │    ├── InvalidCouponError         percent and amount both set, percent out of range ...
+     │    └── InvalidNumberingFormatError  a numbering series format that could repeat numbers
      ├── DomainError                     the request is well formed but the state forbids it
      │    ├── InvalidStateTransitionError
-     │    └── FxRateUnavailableError
+     │    ├── InvalidSubscriptionOperationError  resume a subscription not set to cancel ...
+     │    ├── FxRateUnavailableError
+     │    ├── TaxRateUnavailableError    a date before a rate table's coverage
+     │    ├── CouponExpiredError         past redeem_by / expires_at
+     │    ├── CouponExhaustedError       max_redemptions (global or per customer) used up
+     │    ├── CouponNotApplicableError   inactive, wrong customer, no eligible line ...
+     │    │    └── MinimumAmountNotMetError
+     │    ├── CouponNotStackableError
+     │    ├── InvoiceNotEditableError    only drafts change; correct the rest with credit notes
+     │    ├── InvoiceNotCreditableError  credit notes need an open, paid or uncollectible invoice
+     │    ├── CreditExceedsInvoiceError  more than invoiced minus already credited
+     │    └── OverpaymentError           paying more than amount_remaining
      ├── NotFoundError
      ├── ConflictError                   retry after re-reading state
+     │    ├── AlreadyExistsError         duplicate id, external id or lookup key
      │    ├── IdempotencyKeyMismatchError  same key, different request
      │    ├── IdempotencyKeyInUseError     same key, first request still running
      │    └── StaleVersionError
@@ -121,6 +141,16 @@ class InvalidIntervalError(ValidationError):
     default_message = "The billing interval is invalid."
 
 
+class InvalidQuantityError(ValidationError):
+    code = "invalid_quantity"
+    default_message = "The quantity is invalid."
+
+
+class InvalidSubscriptionError(ValidationError):
+    code = "invalid_subscription"
+    default_message = "The subscription definition is invalid."
+
+
 class InvalidAllocationError(ValidationError):
     code = "invalid_allocation"
     default_message = "The amount cannot be allocated by these ratios."
@@ -131,6 +161,36 @@ class CardDataRejectedError(ValidationError):
     default_message = (
         "Raw card numbers are never accepted; pass a payment-method token from the gateway."
     )
+
+
+class WebhookSignatureError(ValidationError):
+    code = "webhook_signature_invalid"
+    default_message = "The webhook signature is missing, invalid or outside the tolerance window."
+
+
+class UnknownJurisdictionError(ValidationError):
+    code = "unknown_jurisdiction"
+    default_message = "The country or region is not a known tax jurisdiction."
+
+
+class InvalidTaxIdError(ValidationError):
+    code = "invalid_tax_id"
+    default_message = "The tax id is malformed or fails its check digits."
+
+
+class CouponCurrencyMismatchError(CurrencyMismatchError):
+    code = "coupon_currency_mismatch"
+    default_message = "The coupon has no amount or minimum for the order's currency."
+
+
+class InvalidCouponError(ValidationError):
+    code = "invalid_coupon"
+    default_message = "The coupon or promotion code definition is invalid."
+
+
+class InvalidNumberingFormatError(ValidationError):
+    code = "invalid_numbering_format"
+    default_message = "The document numbering format is invalid."
 
 
 # --- domain ------------------------------------------------------------------------------
@@ -146,9 +206,64 @@ class InvalidStateTransitionError(DomainError):
     default_message = "That state transition is not allowed."
 
 
+class InvalidSubscriptionOperationError(DomainError):
+    code = "invalid_subscription_operation"
+    default_message = "The subscription's current state does not allow this operation."
+
+
 class FxRateUnavailableError(DomainError):
     code = "fx_rate_unavailable"
     default_message = "No exchange rate is available for that currency pair."
+
+
+class TaxRateUnavailableError(DomainError):
+    code = "tax_rate_unavailable"
+    default_message = "No tax rate is known for that jurisdiction on that date."
+
+
+class CouponExpiredError(DomainError):
+    code = "coupon_expired"
+    default_message = "The coupon or promotion code has expired."
+
+
+class CouponExhaustedError(DomainError):
+    code = "coupon_exhausted"
+    default_message = "The coupon or promotion code has no redemptions left."
+
+
+class CouponNotApplicableError(DomainError):
+    code = "coupon_not_applicable"
+    default_message = "The coupon does not apply to this customer or order."
+
+
+class MinimumAmountNotMetError(CouponNotApplicableError):
+    code = "minimum_amount_not_met"
+    default_message = "The order is below the coupon's minimum amount."
+
+
+class CouponNotStackableError(DomainError):
+    code = "coupon_not_stackable"
+    default_message = "These coupons cannot be combined."
+
+
+class InvoiceNotEditableError(DomainError):
+    code = "invoice_not_editable"
+    default_message = "Only draft invoices can be edited; correct finalized ones with credit notes."
+
+
+class InvoiceNotCreditableError(DomainError):
+    code = "invoice_not_creditable"
+    default_message = "Credit notes can only be issued for open, paid or uncollectible invoices."
+
+
+class CreditExceedsInvoiceError(DomainError):
+    code = "credit_exceeds_invoice"
+    default_message = "The credit is larger than what was invoiced and not yet credited."
+
+
+class OverpaymentError(DomainError):
+    code = "overpayment"
+    default_message = "The payment is larger than the invoice's amount remaining."
 
 
 # --- not found / conflict ----------------------------------------------------------------
@@ -162,6 +277,11 @@ class NotFoundError(BillingError):
 class ConflictError(BillingError):
     code = "conflict"
     default_message = "The request conflicts with the current state."
+
+
+class AlreadyExistsError(ConflictError):
+    code = "already_exists"
+    default_message = "An object with this id, external id or lookup key already exists."
 
 
 class IdempotencyKeyMismatchError(ConflictError):
@@ -254,11 +374,18 @@ class ProviderInvalidRequestError(ProviderError):
 
 
 __all__ = [
+    "AlreadyExistsError",
     "AuthenticationRequiredError",
     "BillingError",
     "CardDataRejectedError",
     "ConfigurationError",
     "ConflictError",
+    "CouponCurrencyMismatchError",
+    "CouponExhaustedError",
+    "CouponExpiredError",
+    "CouponNotApplicableError",
+    "CouponNotStackableError",
+    "CreditExceedsInvoiceError",
     "CurrencyMismatchError",
     "DomainError",
     "FxRateUnavailableError",
@@ -266,10 +393,20 @@ __all__ = [
     "IdempotencyKeyMismatchError",
     "InvalidAllocationError",
     "InvalidAmountError",
+    "InvalidCouponError",
     "InvalidIntervalError",
+    "InvalidNumberingFormatError",
+    "InvalidQuantityError",
     "InvalidStateTransitionError",
+    "InvalidSubscriptionError",
+    "InvalidSubscriptionOperationError",
+    "InvalidTaxIdError",
     "InvalidTiersError",
+    "InvoiceNotCreditableError",
+    "InvoiceNotEditableError",
+    "MinimumAmountNotMetError",
     "NotFoundError",
+    "OverpaymentError",
     "PaymentDeclinedError",
     "PaymentError",
     "PluginError",
@@ -277,6 +414,9 @@ __all__ = [
     "ProviderInvalidRequestError",
     "ProviderUnavailableError",
     "StaleVersionError",
+    "TaxRateUnavailableError",
     "UnknownCurrencyError",
+    "UnknownJurisdictionError",
     "ValidationError",
+    "WebhookSignatureError",
 ]

@@ -33,7 +33,9 @@ if TYPE_CHECKING:
 ENTRY_POINT_GROUP = "lms_billing"
 
 # Built-in behaviour is registered through the same hooks third parties use (all trylast).
-BUILTIN_PLUGINS: tuple[str, ...] = ()
+BUILTIN_PLUGINS: tuple[str, ...] = (
+    "lms_billing.storage.plugin",
+)
 
 T = TypeVar("T")
 

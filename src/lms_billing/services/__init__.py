@@ -1,0 +1,1 @@
+"""Application services: the only code that mixes storage, plugin hooks and the clock."""

@@ -1,0 +1,44 @@
+"""Alembic migrations shipped inside the package, run programmatically (no alembic.ini)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import URL, Engine
+
+from lms_billing.storage.sqlalchemy.engine import create_engine
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+def alembic_config() -> Config:
+    """An Alembic config whose script location is the migrations folder in this package."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return config
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Upgrade the database behind ``engine`` to ``revision``, in one transaction."""
+    config = alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+
+def migrate(url: str | URL, revision: str = "head") -> None:
+    """Create or upgrade lms-billing's tables at ``url`` (``lms-billing migrate`` calls this).
+
+    :param url: a SQLite or PostgreSQL storage URL.
+    :param revision: the target revision; the latest by default.
+    """
+    engine = create_engine(url)
+    try:
+        upgrade(engine, revision)
+    finally:
+        engine.dispose()
+
+
+__all__ = ["MIGRATIONS_DIR", "alembic_config", "migrate", "upgrade"]

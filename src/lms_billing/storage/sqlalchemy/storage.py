@@ -1,0 +1,98 @@
+"""SQLAlchemy storage: units of work on SQLite or PostgreSQL connections."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL
+
+from lms_billing.errors import ConfigurationError
+from lms_billing.storage.entities import CUSTOMERS, PLANS, PRICES, PRODUCTS
+from lms_billing.storage.sqlalchemy.engine import DEFAULT_URL, create_engine
+from lms_billing.storage.sqlalchemy.repositories import (
+    SqlCustomerRepository,
+    SqlIdempotencyRepository,
+    SqlPlanRepository,
+    SqlPriceRepository,
+    SqlProductRepository,
+)
+
+
+class SQLAlchemyUnitOfWork:
+    """One database transaction on one connection; see ``storage.base.UnitOfWork``."""
+
+    def __init__(self, connection: sa.Connection) -> None:
+        self.connection = connection
+        self.customers = SqlCustomerRepository(connection, CUSTOMERS)
+        self.products = SqlProductRepository(connection, PRODUCTS)
+        self.prices = SqlPriceRepository(connection, PRICES)
+        self.plans = SqlPlanRepository(connection, PLANS)
+        self.idempotency = SqlIdempotencyRepository(connection)
+
+    def commit(self) -> None:
+        # The next statement autobegins a new transaction, so the unit of work stays usable.
+        self.connection.commit()
+
+    def rollback(self) -> None:
+        self.connection.rollback()
+
+
+class SQLAlchemyStorage:
+    """Storage in SQLite (default, embedded) or PostgreSQL, reached by URL.
+
+    >>> storage = SQLAlchemyStorage("sqlite://")
+    >>> storage.migrate()
+    >>> with storage.unit_of_work() as uow:
+    ...     uow.products.list()
+    []
+    """
+
+    name = "sqlalchemy"
+
+    def __init__(self, url: str | URL = DEFAULT_URL, **engine_options: Any) -> None:
+        self.engine = create_engine(url, **engine_options)
+        self.url = self.engine.url.render_as_string(hide_password=True)
+        self._sqlite = self.engine.dialect.name == "sqlite"
+        self._open_here = threading.local()
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[SQLAlchemyUnitOfWork]:
+        if self._sqlite:
+            # SQLite transactions start with BEGIN IMMEDIATE (one writer at a time): a second
+            # unit of work in the same thread would wait for the first forever. Fail fast.
+            if getattr(self._open_here, "active", False):
+                raise ConfigurationError(
+                    "SQLite storage allows one open unit of work per thread; finish the open "
+                    "one before starting another."
+                )
+            self._open_here.active = True
+        try:
+            with self.engine.connect() as connection:
+                uow = SQLAlchemyUnitOfWork(connection)
+                try:
+                    yield uow
+                finally:
+                    if connection.in_transaction():
+                        connection.rollback()  # whatever was not committed is discarded
+        finally:
+            if self._sqlite:
+                self._open_here.active = False
+
+    def migrate(self, revision: str = "head") -> None:
+        """Upgrade the schema to ``revision`` (default: the latest)."""
+        from lms_billing.storage.sqlalchemy.migrate import upgrade
+
+        upgrade(self.engine, revision)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __repr__(self) -> str:
+        return f"SQLAlchemyStorage({self.url!r})"
+
+
+__all__ = ["SQLAlchemyStorage", "SQLAlchemyUnitOfWork"]

@@ -1,0 +1,41 @@
+"""The command line: the demo runs offline, is repeatable, and migrate creates the schema."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, inspect
+
+from lms_billing.cli import main
+
+
+def test_demo_quotes_in_three_currencies_and_locales(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["demo", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "5 products, 1 plan(s)" in out
+    # Explicit amounts (EUR, JPY list prices) and converted ones, each in three locales.
+    assert "en_US: $49.00" in out and "de_DE: 49,00\xa0$" in out
+    assert "de_DE: 45,00\xa0€" in out and "ja_JP: ￥7,500" in out
+    assert "en_US: $159.00" in out  # 5 seats at 15.00 + 7 at 12.00, graduated
+    assert "1 USD = 0.9217 EUR" in out
+    assert (tmp_path / "demo.db").exists()
+
+    # Run again on the same database: idempotency keys replay, nothing is duplicated.
+    assert main(["demo", "--out", str(tmp_path)]) == 0
+    assert "5 products, 1 plan(s)" in capsys.readouterr().out
+
+
+def test_migrate_creates_the_schema(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"sqlite:///{tmp_path / 'billing.db'}"
+    assert main(["migrate", "--storage-url", url]) == 0
+    tables = set(inspect(create_engine(url)).get_table_names())
+    assert {"customers", "products", "prices", "plans", "idempotency_keys"} <= tables
+
+
+def test_unknown_storage_scheme_is_a_clean_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["migrate", "--storage-url", "mongodb://nowhere"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error [configuration_error]") and "mongodb" in err

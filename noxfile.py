@@ -6,12 +6,19 @@ same checks one at a time, each in its own nox-managed virtualenv.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import nox
 
 nox.options.sessions = ["lint", "typecheck", "tests"]
 nox.options.reuse_existing_virtualenvs = True
 
-EXAMPLE_PLUGINS = ["-e", "examples/lms_directory_plugin", "-e", "examples/acme_pay_gateway"]
+# Every example package (plugins, adapters) is installed editable, as scripts/test.sh does.
+EXAMPLE_PLUGINS = [
+    arg
+    for path in sorted(Path("examples").glob("*/pyproject.toml"))
+    for arg in ("-e", str(path.parent))
+]
 
 
 @nox.session
@@ -45,6 +52,7 @@ def demo(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Run the benchmark scripts and print their figures."""
+    """Run every benchmark script and print its figures."""
     session.install("-e", ".[dev]")
-    session.run("python", "benchmarks/billing_run.py", *session.posargs)
+    for script in sorted(Path("benchmarks").glob("*.py")):
+        session.run("python", str(script), *session.posargs)

@@ -5,7 +5,7 @@
 set -euo pipefail
 
 need=()
-if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v pg_config >/dev/null 2>&1; then
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
     need+=(postgresql)
 fi
 for pkg in ${LMS_BILLING_APT_PACKAGES:-}; do

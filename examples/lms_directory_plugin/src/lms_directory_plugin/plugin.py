@@ -9,9 +9,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from lms_billing.domain.catalog import ProductKind, ProductProfile
-
 from lms_billing import hookimpl
+from lms_billing.domain.catalog import ProductKind, ProductProfile
 from lms_billing.domain.customers import Address, CustomerKind, CustomerProfile, TaxId
 from lms_billing.domain.events import Event
 from lms_billing.domain.fx import FxRate

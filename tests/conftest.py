@@ -1,9 +1,10 @@
 """Shared fixtures: storages on memory, SQLite and a real PostgreSQL server.
 
-PostgreSQL: set ``LMS_BILLING_TEST_POSTGRES_URL`` (a role allowed to CREATE DATABASE) to use
-an existing server; otherwise a throwaway cluster is started once per test session from the
-PostgreSQL binaries (``/usr/lib/postgresql/*/bin`` or ``PATH``; ``scripts/system-deps.sh``
-installs them) and stopped at the end. Every test gets its own fresh database.
+PostgreSQL: set ``LMS_BILLING_TEST_POSTGRES_URL`` (a role that may create schemas in that
+database) to use an existing server. Otherwise a throwaway cluster is started once per test
+session from the PostgreSQL binaries (``/usr/lib/postgresql/*/bin`` or ``PATH``;
+``scripts/system-deps.sh`` installs them) and stopped at the end. Every test gets its own
+fresh schema.
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from sqlalchemy.engine import make_url
 
-from lms_billing.storage.base import Storage
-from lms_billing.storage.memory import MemoryStorage
+if TYPE_CHECKING:  # imported lazily so one broken module cannot stop every test collecting
+    from lms_billing.storage.base import Storage
+    from lms_billing.storage.memory import MemoryStorage
 
 POSTGRES_URL_ENV = "LMS_BILLING_TEST_POSTGRES_URL"
 
@@ -125,14 +128,27 @@ def _admin_execute(admin_url: str, statement: str) -> None:
 
 @pytest.fixture
 def postgres_url(postgres_server: str) -> Iterator[str]:
-    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
-    name = f"lms_billing_test_{uuid.uuid4().hex[:16]}"
-    _admin_execute(postgres_server, f'CREATE DATABASE "{name}"')
-    url = make_url(postgres_server).set(drivername="postgresql+psycopg", database=name)
+    """A fresh, empty PostgreSQL schema for one test (via ``search_path``), dropped after.
+
+    A schema is ~100x cheaper than CREATE DATABASE; the URL's connections see only it.
+    """
+    schema = f"lms_billing_test_{uuid.uuid4().hex[:16]}"
+    _admin_execute(postgres_server, f'CREATE SCHEMA "{schema}"')
+    url = (
+        make_url(postgres_server)
+        .set(drivername="postgresql+psycopg")
+        .update_query_dict({"options": f"-csearch_path={schema}", "application_name": schema})
+    )
     try:
         yield url.render_as_string(hide_password=False)
     finally:
-        _admin_execute(postgres_server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        # End this test's leftover sessions (only those: the server may be shared), then drop.
+        _admin_execute(
+            postgres_server,
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            f"WHERE application_name = '{schema}' AND pid <> pg_backend_pid()",
+        )
+        _admin_execute(postgres_server, f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 # --- storages -----------------------------------------------------------------------------
@@ -154,17 +170,18 @@ def storage_url(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def memory() -> Iterator[MemoryStorage]:
     """An empty in-memory storage."""
+    from lms_billing.storage.memory import MemoryStorage
+
     storage = MemoryStorage()
     yield storage
     storage.close()
 
 
-@pytest.fixture(
-    params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-)
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def storage(request: pytest.FixtureRequest) -> Iterator[Storage]:
     """A migrated, empty storage on each backend: memory, SQLite, PostgreSQL."""
     from lms_billing.storage import open_storage
+    from lms_billing.storage.memory import MemoryStorage
 
     if request.param == "memory":
         opened: Storage = MemoryStorage()

@@ -20,8 +20,7 @@ from lms_billing.storage.base import (
     UnitOfWork,
 )
 from lms_billing.storage.plugin import BUILTIN_BACKENDS
-
-DEFAULT_STORAGE_URL = "sqlite:///lms_billing.db"
+from lms_billing.storage.sqlalchemy.engine import DEFAULT_URL as DEFAULT_STORAGE_URL
 
 
 def open_storage(url: str = DEFAULT_STORAGE_URL, *, migrate: bool = False) -> Storage:

@@ -41,4 +41,16 @@ def migrate(url: str | URL, revision: str = "head") -> None:
         engine.dispose()
 
 
-__all__ = ["MIGRATIONS_DIR", "alembic_config", "migrate", "upgrade"]
+def downgrade(url: str | URL, revision: str) -> None:
+    """Downgrade the tables at ``url`` to ``revision`` (``"base"`` drops them all)."""
+    engine = create_engine(url)
+    try:
+        config = alembic_config()
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.downgrade(config, revision)
+    finally:
+        engine.dispose()
+
+
+__all__ = ["MIGRATIONS_DIR", "alembic_config", "downgrade", "migrate", "upgrade"]

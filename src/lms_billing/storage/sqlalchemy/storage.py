@@ -22,6 +22,11 @@ from lms_billing.storage.sqlalchemy.repositories import (
 )
 
 
+def _missing_table(exc: sa.exc.DBAPIError) -> bool:
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    return sqlstate == "42P01" or "no such table" in str(exc.orig)
+
+
 class SQLAlchemyUnitOfWork:
     """One database transaction on one connection; see ``storage.base.UnitOfWork``."""
 
@@ -75,6 +80,14 @@ class SQLAlchemyStorage:
                 uow = SQLAlchemyUnitOfWork(connection)
                 try:
                     yield uow
+                except sa.exc.DBAPIError as exc:
+                    if _missing_table(exc):
+                        raise ConfigurationError(
+                            "The lms-billing tables do not exist (or are outdated) in "
+                            f"{self.url}; run `lms-billing migrate` or storage.migrate().",
+                            url=self.url,
+                        ) from exc
+                    raise
                 finally:
                     if connection.in_transaction():
                         connection.rollback()  # whatever was not committed is discarded

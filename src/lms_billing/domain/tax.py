@@ -28,17 +28,25 @@ EU_MEMBER_STATES: frozenset[str] = frozenset(
 )  # fmt: skip
 
 
+# CLDR territory codes that are not countries: unknown region, EU, eurozone, UN, outlying
+# Oceania, pseudo-locales. A tax jurisdiction must be a real country (XK Kosovo is kept).
+_NOT_COUNTRIES = frozenset({"EU", "EZ", "QO", "UN", "XA", "XB", "ZZ"})
+
+
 def tax_country(value: object) -> str:
     """Validate an ISO 3166-1 alpha-2 code for tax purposes (``"de"`` -> ``"DE"``).
 
     :raises UnknownJurisdictionError: for anything that is not a known country code.
     """
     try:
-        return country_code(value)
+        code = country_code(value)
     except ValidationError as exc:
         raise UnknownJurisdictionError(
             f"Unknown ISO 3166 country code {value!r}.", country=str(value)
         ) from exc
+    if code in _NOT_COUNTRIES:
+        raise UnknownJurisdictionError(f"{code} is not a country.", country=code)
+    return code
 
 
 def _optional_country(value: object) -> str | None:

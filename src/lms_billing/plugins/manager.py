@@ -35,6 +35,7 @@ ENTRY_POINT_GROUP = "lms_billing"
 # Built-in behaviour is registered through the same hooks third parties use (all trylast).
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "lms_billing.storage.plugin",
+    "lms_billing.tax.plugin",
 )
 
 T = TypeVar("T")

@@ -1,0 +1,77 @@
+"""EU VAT rates for the 27 member states, effective-dated from 2021-07-01 (the OSS start).
+
+Rates are fractions (``pct("19")`` is 19 %). ``reduced`` lists the permanent reduced, super-reduced
+rates in force; temporary measures on specific goods (e.g. Covid-era hospitality rates) are not
+modelled because they never applied to electronically supplied services.
+
+Sources (the EE, FI, SK, RO and LU changes were re-checked against the pages below; the CZ entry
+and the reduced-rate lists follow the Commission's table and were not re-checked here):
+- European Commission, "VAT rates applied in the Member States of the European Union":
+  https://taxation-customs.ec.europa.eu/taxation/vat/vat-directive/vat-rates_en
+- EE 20 % -> 22 % (2024-01-01) -> 24 % (2025-07-01); reduced 9/5 -> 13/9 (2025):
+  https://www.emta.ee/en/business-client/taxes-and-payment/value-added-tax/vat-rates
+  https://www.grantthornton.ee/en/insights1/reminder--the-vat-rate-is-set-to-increase-soon
+- FI 24 % -> 25.5 % (2024-09-01):
+  https://vero.fi/en/businesses-and-corporations/taxes-and-charges/vat/rates-of-vat/new-vat-rate-from-1-september-2024--instructions-for-vat-reporting
+- SK 20 % -> 23 % (2025-01-01); reduced 10/5 -> 19/5: https://taxnews.ey.com/news/2024-1947
+- RO 19 % -> 21 % (2025-08-01); reduced 9/5 -> 11 (Law 141/2025, Monitorul Oficial 699/2025):
+  https://regfollower.com/romania-increases-standard-and-reduced-vat-rates-effective-starting-tomorrow
+- LU 17 % -> 16 % for 2023 only (Law of 26 October 2022), back to 17 % on 2024-01-01 (AED
+  Circular 812-1): https://www.vatupdate.com/2024/01/09/luxembourg-confirms-end-of-temporary-vat-rate-reduction/
+- CZ reduced 15/10 -> 12 (2024-01-01, consolidation package, Act 349/2023).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from lms_billing.tax.rates import RatePeriod, RateTable, pct
+
+COVERAGE_START = date(2021, 7, 1)
+_S = COVERAGE_START
+
+
+def _p(start: date, standard: str, *reduced: str) -> RatePeriod:
+    return RatePeriod(start, pct(standard), tuple(pct(r) for r in reduced))
+
+
+EU_VAT_RATES: RateTable = {
+    "AT": (_p(_S, "20", "13", "10"),),
+    "BE": (_p(_S, "21", "12", "6"),),
+    "BG": (_p(_S, "20", "9"),),
+    "CY": (_p(_S, "19", "9", "5"),),
+    "CZ": (_p(_S, "21", "15", "10"), _p(date(2024, 1, 1), "21", "12")),
+    "DE": (_p(_S, "19", "7"),),
+    "DK": (_p(_S, "25"),),
+    "EE": (
+        _p(_S, "20", "9", "5"),
+        _p(date(2024, 1, 1), "22", "9", "5"),
+        _p(date(2025, 1, 1), "22", "13", "9"),
+        _p(date(2025, 7, 1), "24", "13", "9"),
+    ),
+    "ES": (_p(_S, "21", "10", "4"),),
+    "FI": (_p(_S, "24", "14", "10"), _p(date(2024, 9, 1), "25.5", "14", "10")),
+    "FR": (_p(_S, "20", "10", "5.5", "2.1"),),
+    "GR": (_p(_S, "24", "13", "6"),),
+    "HR": (_p(_S, "25", "13", "5"),),
+    "HU": (_p(_S, "27", "18", "5"),),
+    "IE": (_p(_S, "23", "13.5", "9", "4.8"),),
+    "IT": (_p(_S, "22", "10", "5", "4"),),
+    "LT": (_p(_S, "21", "9", "5"),),
+    "LU": (
+        _p(_S, "17", "14", "8", "3"),
+        _p(date(2023, 1, 1), "16", "13", "7", "3"),
+        _p(date(2024, 1, 1), "17", "14", "8", "3"),
+    ),
+    "LV": (_p(_S, "21", "12", "5"),),
+    "MT": (_p(_S, "18", "7", "5"),),
+    "NL": (_p(_S, "21", "9"),),
+    "PL": (_p(_S, "23", "8", "5"),),
+    "PT": (_p(_S, "23", "13", "6"),),
+    "RO": (_p(_S, "19", "9", "5"), _p(date(2025, 8, 1), "21", "11")),
+    "SE": (_p(_S, "25", "12", "6"),),
+    "SI": (_p(_S, "22", "9.5", "5"),),
+    "SK": (_p(_S, "20", "10", "5"), _p(date(2025, 1, 1), "23", "19", "5")),
+}
+
+__all__ = ["COVERAGE_START", "EU_VAT_RATES"]

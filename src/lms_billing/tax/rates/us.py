@@ -1,0 +1,117 @@
+"""US state sales tax: state-level base rates and the taxability of digital services.
+
+Only the *state* rate is modelled: most states add county, city and district taxes that
+depend on the exact address, so this table under-collects wherever local taxes apply. Use the
+Stripe Tax adapter (``lms_billing.tax.stripe_tax``) when local precision matters.
+
+``digital_services_taxable`` says whether the state taxes remotely accessed software / online
+courses (SaaS-like digital services): ``True``, ``False``, or ``None`` when the rules are
+mixed or unsettled (the engine then asks for review instead of guessing). ``taxable_portion``
+covers states that tax only part of the price (Texas taxes 80 % of data processing services).
+``digital_rate`` overrides the rate for those services (Connecticut: 1 % on computer and data
+processing services).
+
+The taxability flags were not re-verified for this release: check them against the states
+where the seller has nexus and override them (``UsSalesTaxEngine(taxability=...)``).
+
+Sources: each state's revenue department, via the Federation of Tax Administrators table
+https://taxadmin.org/wp-content/uploads/resources/tax_stats/sales_tax_rates.pdf and for
+taxability the state pages, e.g.
+- NY TSB-A / Publication 750: https://www.tax.ny.gov/pubs_and_bulls/publications/pub750.htm
+- TX Rule 3.330 (data processing, 80 % taxable): https://comptroller.texas.gov/taxes/sales/
+- WA digital products: https://dor.wa.gov/taxes-rates/retail-sales-tax/digital-products
+- CT 1 % computer and data processing services: https://portal.ct.gov/drs
+- CA (not taxable, no tangible property transferred): https://www.cdtfa.ca.gov/
+- LA state rate 4.45 % -> 5 % on 2025-01-01 (Act 11 of the 2024 third extraordinary session):
+  https://revenue.louisiana.gov/
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from lms_billing.tax.rates import RatePeriod, pct
+
+US_COVERAGE_START = date(2024, 1, 1)
+
+
+@dataclass(frozen=True, slots=True)
+class UsStateRule:
+    """One state's base rate(s) and how it treats digital services."""
+
+    periods: tuple[RatePeriod, ...]
+    digital_services_taxable: bool | None
+    taxable_portion: Decimal = Decimal(1)
+    digital_rate: Decimal | None = None
+
+
+def _s(rate: str, taxable: bool | None, **kwargs: Decimal) -> UsStateRule:
+    return UsStateRule((RatePeriod(US_COVERAGE_START, pct(rate)),), taxable, **kwargs)
+
+
+_NO_SALES_TAX = _s("0", False)
+
+US_STATES: Mapping[str, UsStateRule] = {
+    "AK": _NO_SALES_TAX,  # no state tax; some boroughs tax remote sales (ARSSTC), not modelled
+    "AL": _s("4", None),
+    "AR": _s("6.5", False),
+    "AZ": _s("5.6", None),
+    "CA": _s("7.25", False),
+    "CO": _s("2.9", False),
+    "CT": _s("6.35", True, digital_rate=pct("1")),
+    "DC": _s("6", True),
+    "DE": _NO_SALES_TAX,
+    "FL": _s("6", False),
+    "GA": _s("4", False),
+    "HI": _s("4", True),
+    "IA": _s("6", None),  # taxable for consumers, exempt for business use
+    "ID": _s("6", False),
+    "IL": _s("6.25", False),
+    "IN": _s("7", False),
+    "KS": _s("6.5", False),
+    "KY": _s("6", True),
+    "LA": UsStateRule(
+        (
+            RatePeriod(US_COVERAGE_START, pct("4.45")),
+            RatePeriod(date(2025, 1, 1), pct("5")),
+        ),
+        None,
+    ),
+    "MA": _s("6.25", True),
+    "MD": _s("6", None),
+    "ME": _s("5.5", False),
+    "MI": _s("6", False),
+    "MN": _s("6.875", None),
+    "MO": _s("4.225", False),
+    "MS": _s("7", True),
+    "MT": _NO_SALES_TAX,
+    "NC": _s("4.75", False),
+    "ND": _s("5", False),
+    "NE": _s("5.5", None),
+    "NH": _NO_SALES_TAX,
+    "NJ": _s("6.625", False),
+    "NM": _s("4.875", True),
+    "NV": _s("6.85", False),
+    "NY": _s("4", True),
+    "OH": _s("5.75", None),  # taxable for business use only
+    "OK": _s("4.5", False),
+    "OR": _NO_SALES_TAX,
+    "PA": _s("6", True),
+    "RI": _s("7", True),
+    "SC": _s("6", None),
+    "SD": _s("4.2", True),
+    "TN": _s("7", True),
+    "TX": _s("6.25", True, taxable_portion=Decimal("0.8")),
+    "UT": _s("4.85", True),
+    "VA": _s("4.3", False),
+    "VT": _s("6", None),
+    "WA": _s("6.5", True),
+    "WI": _s("5", False),
+    "WV": _s("6", True),
+    "WY": _s("4", False),
+}
+
+__all__ = ["US_COVERAGE_START", "US_STATES", "UsStateRule"]

@@ -177,6 +177,29 @@ def test_duplicate_provider_names_are_a_configuration_error() -> None:
         host.event_sinks()
 
 
+def test_a_plugin_replaces_a_builtin_provider_of_the_same_name() -> None:
+    class ConfiguredZero:
+        name = "zero"
+
+        def handles(self, request: Any) -> bool:
+            return True
+
+        def calculate(self, request: Any) -> Any:
+            raise AssertionError("not called here")
+
+    engine = ConfiguredZero()
+
+    class Override:
+        @hookimpl
+        def lms_billing_tax_engines(self) -> list[ConfiguredZero]:
+            return [engine]
+
+    host = PluginHost(get_plugin_manager([Override()], load_entrypoints=False))
+    engines = host.tax_engines()
+    assert engines["zero"] is engine
+    assert "eu_vat" in engines  # the other built-ins stay
+
+
 def test_unknown_gateway_and_storage_scheme_are_typed_errors() -> None:
     host = PluginHost(get_plugin_manager(builtins=False, load_entrypoints=False))
     with pytest.raises(NotFoundError):

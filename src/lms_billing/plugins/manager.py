@@ -91,17 +91,28 @@ def _collect(
     return items
 
 
-def _by_name(items: Iterable[T], kind: str) -> dict[str, T]:
+def _by_name(items: Iterable[tuple[T, bool]], kind: str) -> dict[str, T]:
+    """Index providers by ``name``; ``items`` pairs each with "comes from a built-in".
+
+    A plugin may replace a built-in by reusing its name (a configured ``eu_vat`` engine, say);
+    two plugins, or two built-ins, claiming one name is a configuration error.
+    """
     named: dict[str, T] = {}
-    for item in items:
+    builtin: dict[str, bool] = {}
+    for item, is_builtin in items:
         name = getattr(item, "name", None)
         if not isinstance(name, str) or not name:
             raise PluginError(f"A {kind} has no name: {item!r}.")
         if name in named:
+            if is_builtin and not builtin[name]:
+                continue  # the plugin's provider overrides the built-in one
+            if builtin[name] and not is_builtin:
+                named[name], builtin[name] = item, False
+                continue
             raise ConfigurationError(
                 f"Two plugins register a {kind} named {name!r}.", kind=kind, name=name
             )
-        named[name] = item
+        named[name], builtin[name] = item, is_builtin
     return named
 
 
@@ -115,13 +126,20 @@ class PluginHost:
         hook: Callable[..., Any] = getattr(self.pm.hook, hook_name)
         return hook(**kwargs)
 
+    def _named(self, hook_name: str, protocol: type[Any], kind: str) -> dict[str, Any]:
+        """Call a registration hook plugin by plugin, so built-ins can be told apart."""
+        contributions: list[tuple[Any, bool]] = []
+        # Reverse registration order, as pluggy itself calls hooks: plugins before built-ins.
+        for impl in reversed(getattr(self.pm.hook, hook_name).get_hookimpls()):
+            is_builtin = impl.plugin_name in BUILTIN_PLUGINS
+            for item in _collect([impl.function()], protocol, hook_name):
+                contributions.append((item, is_builtin))
+        return _by_name(contributions, kind)
+
     # registration hooks ------------------------------------------------------------------
 
     def payment_gateways(self) -> dict[str, PaymentGateway]:
-        results = self._call("lms_billing_payment_gateways")
-        return _by_name(
-            _collect(results, PaymentGateway, "lms_billing_payment_gateways"), "payment gateway"
-        )
+        return self._named("lms_billing_payment_gateways", PaymentGateway, "payment gateway")
 
     def payment_gateway(self, name: str) -> PaymentGateway:
         gateways = self.payment_gateways()
@@ -133,8 +151,7 @@ class PluginHost:
         return gateways[name]
 
     def tax_engines(self) -> dict[str, TaxEngine]:
-        results = self._call("lms_billing_tax_engines")
-        return _by_name(_collect(results, TaxEngine, "lms_billing_tax_engines"), "tax engine")
+        return self._named("lms_billing_tax_engines", TaxEngine, "tax engine")
 
     def storage_backends(self) -> list[StorageBackend]:
         # pluggy calls the most recently registered plugin first: plugins before built-ins.
@@ -151,8 +168,7 @@ class PluginHost:
         )
 
     def event_sinks(self) -> dict[str, EventSink]:
-        results = self._call("lms_billing_event_sinks")
-        return _by_name(_collect(results, EventSink, "lms_billing_event_sinks"), "event sink")
+        return self._named("lms_billing_event_sinks", EventSink, "event sink")
 
     def fx_rate_sources(self) -> list[FxRates]:
         return _collect(self._call("lms_billing_fx_rates"), FxRates, "lms_billing_fx_rates")

@@ -7,13 +7,18 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 from babel.core import Locale, UnknownLocaleError
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
+from lms_billing.clock import ensure_aware
 from lms_billing.errors import ValidationError
 from lms_billing.money import CurrencyCode
 
+# CLDR territories minus its two-letter groupings and pseudo-regions, which are not countries.
+_NOT_COUNTRIES = frozenset({"EU", "EZ", "QO", "UN", "XA", "XB", "ZZ"})
 _COUNTRIES: frozenset[str] = frozenset(
-    str(code) for code in Locale("en").territories if len(str(code)) == 2 and str(code).isalpha()
+    str(code)
+    for code in Locale("en").territories
+    if len(str(code)) == 2 and str(code).isalpha() and str(code) not in _NOT_COUNTRIES
 )
 
 
@@ -34,7 +39,21 @@ def locale_tag(value: object) -> str:
         raise ValidationError(f"Unknown locale {value!r}.", locale=value) from exc
 
 
+def email_address(value: object) -> object:
+    """A light shape check (one ``@``, a dot in the domain); delivery is the notifier's job."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValidationError("Email must be a string.")
+    local, at, domain = value.strip().rpartition("@")
+    if not at or not local or "." not in domain.strip(".") or " " in value.strip():
+        raise ValidationError(f"Not an email address: {value!r}.", email=value)
+    return value.strip()
+
+
 CountryCode = Annotated[str, BeforeValidator(country_code)]
+EmailAddress = Annotated[str | None, BeforeValidator(email_address)]
+AwareDatetime = Annotated[datetime, AfterValidator(lambda v: ensure_aware(v, name="created_at"))]
 LocaleTag = Annotated[str, BeforeValidator(locale_tag)]
 
 
@@ -78,7 +97,7 @@ class CustomerProfile(BaseModel):
 
     external_id: str = Field(min_length=1, description="The LMS user or organisation id.")
     kind: CustomerKind = CustomerKind.LEARNER
-    email: str | None = None
+    email: EmailAddress = None
     name: str | None = None
     address: Address | None = None
     locale: LocaleTag = "en_US"
@@ -90,8 +109,8 @@ class CustomerProfile(BaseModel):
 class Customer(CustomerProfile):
     """A billing customer: the profile plus billing state owned by lms-billing."""
 
-    id: str
-    created_at: datetime
+    id: str = Field(min_length=1)
+    created_at: AwareDatetime
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 

@@ -8,7 +8,9 @@ need=()
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
     need+=(postgresql)
 fi
-for pkg in ${LMS_BILLING_APT_PACKAGES:-}; do
+# Fonts for PDF rendering: DejaVu (Latin, €) and IPA Gothic (Japanese invoices).
+FONT_PACKAGES="fonts-dejavu-core fonts-ipafont-gothic"
+for pkg in $FONT_PACKAGES ${LMS_BILLING_APT_PACKAGES:-}; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 [ "${#need[@]}" -eq 0 ] && exit 0

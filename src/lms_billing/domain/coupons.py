@@ -67,6 +67,17 @@ def _percent(value: object) -> Decimal | None:
 Percent = Annotated[Decimal | None, BeforeValidator(_percent)]
 
 
+def _whole(value: object, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise InvalidCouponError(f"Expected a whole number >= {minimum}, got {value!r}.")
+    return value
+
+
+Limit = Annotated[int | None, BeforeValidator(lambda v: None if v is None else _whole(v, 1))]
+"""A redemption limit: ``None`` (unlimited) or a whole number >= 1."""
+Count = Annotated[int, BeforeValidator(lambda v: _whole(v, 0))]
+
+
 class CouponDuration(StrEnum):
     """How long a coupon keeps discounting a subscription (Stripe's ``duration``)."""
 
@@ -92,9 +103,9 @@ class Coupon(BaseModel):
     duration: CouponDuration = CouponDuration.ONCE
     duration_in_months: int | None = None
     redeem_by: datetime | None = None
-    max_redemptions: int | None = Field(default=None, ge=1)
-    times_redeemed: int = Field(default=0, ge=0)
-    max_redemptions_per_customer: int | None = Field(default=None, ge=1)
+    max_redemptions: Limit = None
+    times_redeemed: Count = 0
+    max_redemptions_per_customer: Limit = None
     first_time_transaction: bool = False
     minimum_amount: PerCurrencyAmounts = Field(default_factory=dict)
     applies_to_product_ids: tuple[str, ...] = ()
@@ -196,8 +207,8 @@ class PromotionCode(BaseModel):
     code: PromotionCodeText
     coupon_id: str = Field(min_length=1)
     active: bool = True
-    max_redemptions: int | None = Field(default=None, ge=1)
-    times_redeemed: int = Field(default=0, ge=0)
+    max_redemptions: Limit = None
+    times_redeemed: Count = 0
     expires_at: datetime | None = None
     restrictions: PromotionRestrictions = Field(default_factory=PromotionRestrictions)
     metadata: dict[str, str] = Field(default_factory=dict)
@@ -221,7 +232,7 @@ class CustomerRedemptionStats(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     customer_id: str
-    coupon_redemptions: int = Field(default=0, ge=0, description="Times this coupon was used.")
+    coupon_redemptions: Count = Field(default=0, description="Times this coupon was used.")
     has_prior_transactions: bool = Field(
         default=False, description="True once the customer has a paid invoice or payment."
     )

@@ -230,3 +230,19 @@ def test_event_hooks_reach_every_plugin() -> None:
         Event(id="evt_1", type="invoice.finalized", created_at=datetime(2026, 1, 1, tzinfo=UTC))
     )
     assert sorted(seen) == ["a:invoice.finalized", "b:invoice.finalized"]
+
+
+def test_providers_are_created_once_per_host_so_their_state_survives() -> None:
+    host = PluginHost(get_plugin_manager(load_entrypoints=False))
+    assert host.payment_gateway("sandbox") is host.payment_gateway("sandbox")
+    assert host.tax_engines()["zero"] is host.tax_engines()["zero"]
+
+    class Late:
+        @hookimpl
+        def lms_billing_event_sinks(self) -> list[_Sink]:
+            return [_Sink("late")]
+
+    assert "late" not in host.event_sinks()
+    host.pm.register(Late())
+    host.refresh()
+    assert "late" in host.event_sinks()

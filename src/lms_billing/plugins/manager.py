@@ -36,6 +36,7 @@ ENTRY_POINT_GROUP = "lms_billing"
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "lms_billing.storage.plugin",
     "lms_billing.tax.plugin",
+    "lms_billing.providers.plugin",
 )
 
 T = TypeVar("T")
@@ -121,6 +122,13 @@ class PluginHost:
 
     def __init__(self, pm: pluggy.PluginManager) -> None:
         self.pm = pm
+        # Registration hooks are asked once: providers such as the sandbox gateway keep state,
+        # so every caller must get the same instances. ``refresh()`` after registering more.
+        self._providers: dict[str, Any] = {}
+
+    def refresh(self) -> None:
+        """Forget cached providers (call after registering plugins on ``pm`` later)."""
+        self._providers.clear()
 
     def _call(self, hook_name: str, **kwargs: Any) -> Any:
         hook: Callable[..., Any] = getattr(self.pm.hook, hook_name)
@@ -128,13 +136,22 @@ class PluginHost:
 
     def _named(self, hook_name: str, protocol: type[Any], kind: str) -> dict[str, Any]:
         """Call a registration hook plugin by plugin, so built-ins can be told apart."""
+        if hook_name in self._providers:
+            return dict(self._providers[hook_name])
         contributions: list[tuple[Any, bool]] = []
         # Reverse registration order, as pluggy itself calls hooks: plugins before built-ins.
         for impl in reversed(getattr(self.pm.hook, hook_name).get_hookimpls()):
             is_builtin = impl.plugin_name in BUILTIN_PLUGINS
             for item in _collect([impl.function()], protocol, hook_name):
                 contributions.append((item, is_builtin))
-        return _by_name(contributions, kind)
+        named = _by_name(contributions, kind)
+        self._providers[hook_name] = named
+        return dict(named)
+
+    def _listed(self, hook_name: str, protocol: type[Any]) -> list[Any]:
+        if hook_name not in self._providers:
+            self._providers[hook_name] = _collect(self._call(hook_name), protocol, hook_name)
+        return list(self._providers[hook_name])
 
     # registration hooks ------------------------------------------------------------------
 
@@ -155,8 +172,7 @@ class PluginHost:
 
     def storage_backends(self) -> list[StorageBackend]:
         # pluggy calls the most recently registered plugin first: plugins before built-ins.
-        results = self._call("lms_billing_storage_backends")
-        return _collect(results, StorageBackend, "lms_billing_storage_backends")
+        return self._listed("lms_billing_storage_backends", StorageBackend)
 
     def storage_backend_for(self, url: str) -> StorageBackend:
         for backend in self.storage_backends():
@@ -171,15 +187,13 @@ class PluginHost:
         return self._named("lms_billing_event_sinks", EventSink, "event sink")
 
     def fx_rate_sources(self) -> list[FxRates]:
-        return _collect(self._call("lms_billing_fx_rates"), FxRates, "lms_billing_fx_rates")
+        return self._listed("lms_billing_fx_rates", FxRates)
 
     def fraud_rules(self) -> list[FraudRule]:
-        return _collect(
-            self._call("lms_billing_fraud_rules"), FraudRule, "lms_billing_fraud_rules"
-        )
+        return self._listed("lms_billing_fraud_rules", FraudRule)
 
     def notifiers(self) -> list[Notifier]:
-        return _collect(self._call("lms_billing_notifiers"), Notifier, "lms_billing_notifiers")
+        return self._listed("lms_billing_notifiers", Notifier)
 
     # resolution hooks --------------------------------------------------------------------
 

@@ -1,0 +1,454 @@
+"""The PayPal gateway, on PayPal's maintained server SDK (``paypal-server-sdk``).
+
+How PayPal maps onto the gateway port:
+
+* a *payment* is an Orders v2 order (``payment.id`` is the order id);
+* ``create_payment`` without a saved method creates an order whose ``next_action`` is the
+  approve link (``requires_action``); after the buyer approves, ``confirm_payment``
+  captures it (or authorizes it for ``capture_method=manual``);
+* with a vaulted payment token (``payment_method``) the order is charged at once, which is
+  how recurring renewals are collected off session;
+* ``capture_payment``/``cancel_payment`` capture or void the order's authorization;
+* refunds go to the order's capture; webhooks are verified by PayPal's
+  ``/v1/notifications/verify-webhook-signature`` endpoint (PayPal signs with RSA
+  certificates, so there is no offline HMAC check).
+
+The SDK uses ``requests`` underneath (apimatic's requests adapter), so tests mock it with
+``responses``. The PayPal-Request-Id header carries the idempotency key.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Any
+
+import requests
+from paypalserversdk.configuration import Environment
+from paypalserversdk.exceptions.api_exception import ApiException
+from paypalserversdk.http.auth.o_auth_2 import ClientCredentialsAuthCredentials
+from paypalserversdk.paypal_serversdk_client import PaypalServersdkClient
+
+from lms_billing.clock import Clock, SystemClock
+from lms_billing.domain.customers import CustomerProfile
+from lms_billing.domain.payments import (
+    CaptureMethod,
+    GatewayCustomer,
+    PaymentMethodDetails,
+    PaymentRequest,
+    PaymentResult,
+    PaymentStatus,
+    RefundRequest,
+    RefundResult,
+    WebhookEvent,
+)
+from lms_billing.errors import (
+    BillingError,
+    ConfigurationError,
+    PaymentDeclinedError,
+    ProviderError,
+    ProviderInvalidRequestError,
+    ProviderUnavailableError,
+    WebhookSignatureError,
+)
+from lms_billing.providers._common import header
+from lms_billing.providers.paypal_mapping import (
+    authorizations,
+    captures,
+    event_from_paypal,
+    parse_time,
+    payment_from_order,
+    payment_token_from_paypal,
+    paypal_amount,
+    refund_from_paypal,
+)
+
+# PayPal issues that mean "the buyer's funding was declined", not a broken request.
+DECLINE_ISSUES = frozenset(
+    {"INSTRUMENT_DECLINED", "TRANSACTION_REFUSED", "PAYER_CANNOT_PAY", "CARD_EXPIRED"}
+)
+WEBHOOK_HEADERS = {
+    "auth_algo": "PAYPAL-AUTH-ALGO",
+    "cert_url": "PAYPAL-CERT-URL",
+    "transmission_id": "PAYPAL-TRANSMISSION-ID",
+    "transmission_sig": "PAYPAL-TRANSMISSION-SIG",
+    "transmission_time": "PAYPAL-TRANSMISSION-TIME",
+}
+
+
+def _body(response: Any) -> dict[str, Any]:
+    text = getattr(response, "text", None)
+    if not text:
+        return {}
+    parsed: dict[str, Any] = json.loads(text)
+    return parsed
+
+
+def map_paypal_error(exc: Exception, provider: str = "paypal") -> BillingError:
+    """Translate an SDK or transport failure into an lms-billing error.
+
+    422 with a decline issue (``INSTRUMENT_DECLINED``...) -> :class:`PaymentDeclinedError`;
+    401 -> :class:`ConfigurationError`; 5xx, 429 and connection failures ->
+    :class:`ProviderUnavailableError`; other 4xx -> :class:`ProviderInvalidRequestError`.
+    """
+    if isinstance(exc, requests.RequestException):
+        return ProviderUnavailableError(f"PayPal is unreachable: {exc}", provider=provider)
+    if not isinstance(exc, ApiException):
+        return ProviderError(str(exc), provider=provider)
+    status = int(getattr(exc, "response_code", 0) or 0)
+    body = _body(getattr(exc, "response", None))
+    details = body.get("details") or [{}]
+    issue = details[0].get("issue") if isinstance(details[0], dict) else None
+    context: dict[str, Any] = {
+        "provider": provider,
+        "provider_code": issue or body.get("name"),
+        "request_id": body.get("debug_id"),
+        "http_status": status or None,
+    }
+    message = str(body.get("message") or getattr(exc, "reason", "") or "PayPal error")
+    if issue in DECLINE_ISSUES:
+        return PaymentDeclinedError(message, decline_code=str(issue).lower(), **context)
+    if status == 401:
+        return ConfigurationError(f"PayPal rejected the credentials: {message}", **context)
+    if status >= 500 or status == 429:
+        return ProviderUnavailableError(message, **context)
+    if 400 <= status < 500:
+        return ProviderInvalidRequestError(message, **context)
+    return ProviderError(message, **context)
+
+
+class _Headers:
+    """Collects headers the SDK's OAuth manager applies (for the notifications call)."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, str] = {}
+
+    def add_header(self, name: str, value: str) -> None:
+        self.values[name] = value
+
+
+class PayPalGateway:
+    """A :class:`~lms_billing.ports.PaymentGateway` for PayPal (Orders v2 + Vault v3).
+
+    :param client_id: REST app client id. :param client_secret: its secret.
+    :param webhook_id: the id of the webhook subscription (for signature verification).
+    :param environment: ``"sandbox"`` (default) or ``"production"``.
+    :param brand_name: shown to the buyer on PayPal's approval page.
+    :param clock: for the webhook replay window (``webhook_tolerance``).
+    """
+
+    def __init__(
+        self,
+        client_id: str,
+        client_secret: str,
+        *,
+        webhook_id: str | None = None,
+        environment: str = "sandbox",
+        name: str = "paypal",
+        brand_name: str | None = None,
+        timeout: int = 30,
+        clock: Clock | None = None,
+        webhook_tolerance: timedelta = timedelta(minutes=10),
+    ) -> None:
+        if environment not in ("sandbox", "production"):
+            raise ConfigurationError(f"Unknown PayPal environment {environment!r}.")
+        self.name = name
+        self._webhook_id = webhook_id
+        self._brand_name = brand_name
+        self._timeout = timeout
+        self._clock = clock or SystemClock()
+        self._tolerance = webhook_tolerance
+        self.client = PaypalServersdkClient(
+            client_credentials_auth_credentials=ClientCredentialsAuthCredentials(
+                o_auth_client_id=client_id, o_auth_client_secret=client_secret
+            ),
+            environment=Environment.PRODUCTION
+            if environment == "production"
+            else Environment.SANDBOX,
+            timeout=timeout,
+        )
+        self._session = requests.Session()
+
+    @property
+    def base_url(self) -> str:
+        return str(self.client.config.get_base_uri())
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except (ApiException, requests.RequestException) as exc:
+            raise map_paypal_error(exc, self.name) from exc
+
+    def _json(self, call: Callable[[], Any]) -> dict[str, Any]:
+        with self._errors():
+            return _body(call())
+
+    def _order(self, order_id: str) -> dict[str, Any]:
+        return self._json(lambda: self.client.orders.get_order({"id": order_id}))
+
+    # --- customers and payment methods ------------------------------------------------------
+
+    def create_customer(
+        self, customer: CustomerProfile, *, idempotency_key: str
+    ) -> GatewayCustomer:
+        """PayPal has no customer object outside the vault: the LMS id is used as the
+        merchant customer id that vaulted tokens are filed under (no API call)."""
+        return GatewayCustomer(
+            id=customer.external_id,
+            gateway=self.name,
+            email=customer.email,
+            name=customer.name,
+            metadata={"external_id": customer.external_id},
+        )
+
+    def attach_payment_method(
+        self, gateway_customer_id: str, token: str, *, idempotency_key: str
+    ) -> PaymentMethodDetails:
+        """Exchange an approved *setup token* (from PayPal's JS SDK) for a vaulted payment
+        token: ``POST /v3/vault/payment-tokens``."""
+        body = {
+            "customer": {"merchant_customer_id": gateway_customer_id},
+            "payment_source": {"token": {"id": token, "type": "SETUP_TOKEN"}},
+        }
+        created = self._json(
+            lambda: self.client.vault.create_payment_token(
+                {"body": json.dumps(body), "paypal_request_id": idempotency_key}
+            )
+        )
+        return payment_token_from_paypal(created, self.name)
+
+    def detach_payment_method(self, payment_method_id: str, *, idempotency_key: str) -> None:
+        """``DELETE /v3/vault/payment-tokens/:id``."""
+        with self._errors():
+            self.client.vault.delete_payment_token(payment_method_id)
+
+    # --- payments --------------------------------------------------------------------------
+
+    def create_payment(self, request: PaymentRequest) -> PaymentResult:
+        """``POST /v2/checkout/orders``.
+
+        With ``payment_method`` (a vault id) the order is charged at once (renewals);
+        otherwise the result is ``requires_action`` with the buyer's approve link.
+        """
+        unit: dict[str, Any] = {
+            "amount": paypal_amount(request.amount, request.currency),
+        }
+        if request.description:
+            unit["description"] = request.description[:127]
+        if "invoice_id" in request.metadata:
+            unit["invoice_id"] = request.metadata["invoice_id"]
+        unit["custom_id"] = request.idempotency_key[:127]
+        body: dict[str, Any] = {
+            "intent": "AUTHORIZE" if request.capture_method is CaptureMethod.MANUAL else "CAPTURE",
+            "purchase_units": [unit],
+        }
+        if request.payment_method:
+            body["payment_source"] = {"paypal": {"vault_id": request.payment_method}}
+        else:
+            context: dict[str, Any] = {"user_action": "PAY_NOW"}
+            if request.return_url:
+                context["return_url"] = request.return_url
+            if request.cancel_url:
+                context["cancel_url"] = request.cancel_url
+            if self._brand_name:
+                context["brand_name"] = self._brand_name
+            body["payment_source"] = {"paypal": {"experience_context": context}}
+        order = self._json(
+            lambda: self.client.orders.create_order(
+                {
+                    "body": json.dumps(body),
+                    "paypal_request_id": request.idempotency_key,
+                    "prefer": "return=representation",
+                }
+            )
+        )
+        return payment_from_order(
+            order, self.name, fallback_amount=(request.amount, request.currency)
+        )
+
+    def confirm_payment(self, payment_id: str, *, idempotency_key: str) -> PaymentResult:
+        """Capture (or authorize, for manual capture) an order the buyer approved."""
+        order = self._order(payment_id)
+        options = {
+            "id": payment_id,
+            "paypal_request_id": idempotency_key,
+            "prefer": "return=representation",
+        }
+        if str(order.get("intent")).upper() == "AUTHORIZE":
+            return self._settle(lambda: self.client.orders.authorize_order(options), payment_id)
+        return self._settle(lambda: self.client.orders.capture_order(options), payment_id)
+
+    def _settle(self, call: Callable[[], Any], order_id: str) -> PaymentResult:
+        """A capture/authorize call; a declined funding source is returned as an outcome
+        (``failed`` with the decline code), as the port promises for declines."""
+        try:
+            with self._errors():
+                return payment_from_order(_body(call()), self.name)
+        except PaymentDeclinedError as declined:
+            current = payment_from_order(self._order(order_id), self.name)
+            return current.model_copy(
+                update={
+                    "status": PaymentStatus.FAILED,
+                    "next_action": None,
+                    "decline_code": declined.decline_code,
+                    "failure_code": "declined",
+                    "failure_message": declined.message,
+                }
+            )
+
+    def capture_payment(
+        self, payment_id: str, amount_minor: int | None, *, idempotency_key: str
+    ) -> PaymentResult:
+        """Capture the order's authorization (partly when ``amount_minor`` is given)."""
+        order = self._order(payment_id)
+        auth = self._open_authorization(order, payment_id, "capture")
+        body: dict[str, Any] = {"final_capture": True}
+        if amount_minor is not None:
+            body["amount"] = paypal_amount(amount_minor, auth["amount"]["currency_code"])
+        self._json(
+            lambda: self.client.payments.capture_authorized_payment(
+                {
+                    "authorization_id": auth["id"],
+                    "paypal_request_id": idempotency_key,
+                    "body": json.dumps(body),
+                }
+            )
+        )
+        return payment_from_order(self._order(payment_id), self.name)
+
+    def cancel_payment(self, payment_id: str, *, idempotency_key: str) -> PaymentResult:
+        """Void the order's authorization. Unapproved orders cannot be canceled at PayPal;
+        they expire on their own."""
+        order = self._order(payment_id)
+        auth = self._open_authorization(order, payment_id, "cancel")
+        with self._errors():
+            self.client.payments.void_payment(
+                {"authorization_id": auth["id"], "paypal_request_id": idempotency_key}
+            )
+        return payment_from_order(self._order(payment_id), self.name)
+
+    def _open_authorization(
+        self, order: dict[str, Any], payment_id: str, action: str
+    ) -> dict[str, Any]:
+        for auth in authorizations(order):
+            if auth.get("status") == "CREATED":
+                return dict(auth)
+        raise ProviderInvalidRequestError(
+            f"Cannot {action} PayPal order {payment_id}: it has no open authorization.",
+            provider=self.name,
+            provider_code="NO_OPEN_AUTHORIZATION",
+        )
+
+    def retrieve_payment(self, payment_id: str) -> PaymentResult:
+        """``GET /v2/checkout/orders/:id``: what services verify before marking paid."""
+        return payment_from_order(self._order(payment_id), self.name)
+
+    # --- refunds ---------------------------------------------------------------------------
+
+    def refund(self, request: RefundRequest) -> RefundResult:
+        """Refund the order's capture: ``POST /v2/payments/captures/:id/refund``."""
+        order = self._order(request.payment_id)
+        completed = [
+            c for c in captures(order) if c.get("status") in {"COMPLETED", "PARTIALLY_REFUNDED"}
+        ]
+        if not completed:
+            raise ProviderInvalidRequestError(
+                f"PayPal order {request.payment_id} has no capture to refund.",
+                provider=self.name,
+                provider_code="NO_CAPTURE",
+            )
+        capture = completed[-1]
+        body: dict[str, Any] = {}
+        if request.amount is not None:
+            body["amount"] = paypal_amount(request.amount, capture["amount"]["currency_code"])
+        if "credit_note_id" in request.metadata:
+            body["invoice_id"] = request.metadata["credit_note_id"]
+        if request.reason is not None:
+            body["note_to_payer"] = request.reason.value.replace("_", " ")
+        refunded = self._json(
+            lambda: self.client.payments.refund_captured_payment(
+                {
+                    "capture_id": capture["id"],
+                    "paypal_request_id": request.idempotency_key,
+                    "prefer": "return=representation",
+                    "body": json.dumps(body),
+                }
+            )
+        )
+        return refund_from_paypal(refunded, self.name, request.payment_id)
+
+    # --- webhooks --------------------------------------------------------------------------
+
+    def parse_webhook(self, payload: bytes, headers: dict[str, str]) -> WebhookEvent:
+        """Verify with PayPal (``/v1/notifications/verify-webhook-signature``) and normalize.
+
+        Deliveries whose ``PAYPAL-TRANSMISSION-TIME`` is older than the tolerance window are
+        rejected before asking PayPal (replays).
+
+        :raises WebhookSignatureError: missing headers or webhook id, stale transmission,
+            or PayPal answering ``FAILURE``.
+        """
+        if not self._webhook_id:
+            raise WebhookSignatureError("No PayPal webhook_id is configured.")
+        fields: dict[str, str] = {}
+        for field, name in WEBHOOK_HEADERS.items():
+            value = header(headers, name)
+            if not value:
+                raise WebhookSignatureError(f"The {name} header is missing.", provider=self.name)
+            fields[field] = value
+        sent_at = parse_time(fields["transmission_time"])
+        if sent_at is None or abs(self._clock.now() - sent_at) > self._tolerance:
+            raise WebhookSignatureError(
+                "The PayPal transmission time is outside the tolerance window.",
+                provider=self.name,
+            )
+        try:
+            event: dict[str, Any] = json.loads(payload)
+        except ValueError as exc:
+            raise WebhookSignatureError("The webhook body is not JSON.") from exc
+        verdict = self._verify({**fields, "webhook_id": self._webhook_id, "webhook_event": event})
+        if verdict != "SUCCESS":
+            raise WebhookSignatureError(
+                "PayPal did not verify the webhook signature.",
+                provider=self.name,
+                verification_status=verdict,
+            )
+        return event_from_paypal(event, self.name)
+
+    def _verify(self, body: dict[str, Any]) -> str:
+        auth = _Headers()
+        with self._errors():
+            oauth = self.client.auth_managers["Oauth2"]
+            if not oauth.is_valid():
+                raise ConfigurationError("PayPal did not issue an access token.")
+            oauth.apply(auth)
+            response = self._session.post(
+                f"{self.base_url}/v1/notifications/verify-webhook-signature",
+                json=body,
+                headers=auth.values,
+                timeout=self._timeout,
+            )
+        if response.status_code >= 500:
+            raise ProviderUnavailableError(
+                "PayPal could not verify the webhook now.",
+                provider=self.name,
+                http_status=response.status_code,
+            )
+        if response.status_code >= 400:
+            raise WebhookSignatureError(
+                "PayPal rejected the verification request.",
+                provider=self.name,
+                http_status=response.status_code,
+            )
+        return str(response.json().get("verification_status"))
+
+
+def transmission_time(moment: datetime) -> str:
+    """Format a time as PayPal's ``PAYPAL-TRANSMISSION-TIME`` header does."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+__all__ = ["DECLINE_ISSUES", "PayPalGateway", "map_paypal_error", "transmission_time"]

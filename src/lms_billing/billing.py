@@ -9,7 +9,12 @@ from lms_billing.clock import Clock, SystemClock
 from lms_billing.plugins.manager import PluginHost, get_plugin_manager
 from lms_billing.services._context import ServiceContext
 from lms_billing.services.catalog import CatalogService
+from lms_billing.services.coupons import CouponService
 from lms_billing.services.customers import CustomerService
+from lms_billing.services.invoicing import InvoiceService
+from lms_billing.services.payments import PaymentService
+from lms_billing.services.subscriptions import SubscriptionService
+from lms_billing.settings import BillingSettings
 from lms_billing.storage.base import Storage
 
 DEFAULT_STORAGE_URL = "sqlite:///lms_billing.db"
@@ -31,6 +36,8 @@ class Billing:
     :param load_entrypoints: load plugins installed under the ``lms_billing`` entry point.
     :param auto_migrate: bring the schema up to date on start (``lms-billing migrate`` does
         the same from the command line; turn this off where a deploy step runs migrations).
+    :param settings: seller, tax engines, numbering and rendering (defaults: no seller,
+        zero tax, ``INV-2026-000001`` numbering).
     """
 
     def __init__(
@@ -41,15 +48,25 @@ class Billing:
         clock: Clock | None = None,
         load_entrypoints: bool = True,
         auto_migrate: bool = True,
+        settings: BillingSettings | None = None,
     ) -> None:
         self.clock: Clock = clock or SystemClock()
         self.plugins = PluginHost(get_plugin_manager(plugins, load_entrypoints=load_entrypoints))
         self.storage: Storage = self.plugins.storage_backend_for(storage_url).open(storage_url)
         if auto_migrate:
             self.storage.migrate()
-        ctx = ServiceContext(storage=self.storage, plugins=self.plugins, clock=self.clock)
+        self.settings = settings or BillingSettings()
+        ctx = ServiceContext(
+            storage=self.storage, plugins=self.plugins, clock=self.clock, settings=self.settings
+        )
         self.catalog = CatalogService(ctx)
         self.customers = CustomerService(ctx)
+        self.coupons = CouponService(ctx)
+        self.invoices = InvoiceService(ctx)
+        self.subscriptions = SubscriptionService(ctx)
+        self.payments = PaymentService(ctx, invoices=self.invoices)
+        # Renewal invoices are noted for payments.collect_due (charged after the batch).
+        self.subscriptions.collector = self.payments.collector
 
     def close(self) -> None:
         """Release database connections."""

@@ -25,7 +25,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     url = args.storage_url or f"sqlite:///{(out / 'demo.db').as_posix()}"
-    run_demo(url)
+    run_demo(url, out=out)
     return 0
 
 
@@ -43,6 +43,34 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_billing_run(args: argparse.Namespace) -> int:
+    from datetime import datetime
+
+    from lms_billing.billing import Billing
+    from lms_billing.clock import ensure_aware
+    from lms_billing.errors import ValidationError
+
+    at = None
+    if args.at is not None:
+        try:
+            at = ensure_aware(datetime.fromisoformat(args.at), name="--at")
+        except ValueError as exc:
+            raise ValidationError(f"--at must be an ISO 8601 time, got {args.at!r}.") from exc
+    with Billing(_storage_url(args.storage_url), auto_migrate=False) as billing:
+        result = billing.subscriptions.run_billing(
+            at, batch_size=args.batch_size, worker_id=args.worker_id
+        )
+    print(
+        f"Billing run {result.run_id} at {result.at.isoformat()} ({result.worker}): "
+        f"{result.claimed} claimed, {result.renewed} renewed, "
+        f"{result.trials_converted} trials converted, {result.canceled} canceled, "
+        f"{result.paused} paused, {result.expired} expired, "
+        f"{result.invoices_created} invoices created ({result.invoices_paid} paid), "
+        f"{result.notices_sent} trial notices, {result.batches} batches."
+    )
+    return 0
+
+
 def _cmd_version(args: argparse.Namespace) -> int:
     print(__version__)
     return 0
@@ -54,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    demo = commands.add_parser("demo", help="build a sample catalog and quote it offline")
+    demo = commands.add_parser("demo", help="sample catalog, quotes and an invoice, offline")
     demo.add_argument("--out", default="demo-output", help="folder for the demo's files")
     demo.add_argument(
         "--storage-url", help="database URL (default: a SQLite file in the output folder)"
@@ -67,6 +95,18 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"database URL (default: ${STORAGE_URL_ENV} or {DEFAULT_STORAGE_URL})",
     )
     migrate.set_defaults(handler=_cmd_migrate)
+
+    run = commands.add_parser(
+        "billing-run", help="renew every due subscription (safe to run in parallel and again)"
+    )
+    run.add_argument(
+        "--storage-url",
+        help=f"database URL (default: ${STORAGE_URL_ENV} or {DEFAULT_STORAGE_URL})",
+    )
+    run.add_argument("--at", help="bill as of this ISO 8601 time with offset (default: now)")
+    run.add_argument("--batch-size", type=int, default=500, help="subscriptions per transaction")
+    run.add_argument("--worker-id", help="name recorded on the run (default: host:pid)")
+    run.set_defaults(handler=_cmd_billing_run)
 
     version = commands.add_parser("version", help="print the lms-billing version")
     version.set_defaults(handler=_cmd_version)

@@ -1,4 +1,5 @@
-"""``lms-billing demo``: a small LMS catalog on SQLite, quoted in three currencies and locales.
+"""``lms-billing demo``: a small LMS catalog on SQLite, quoted in three currencies and locales,
+then an invoice with a promotion code, finalized, paid and written out as HTML and PDF.
 
 Everything runs offline. The exchange rates come from :class:`DemoFxRates`, a fixed table
 registered as a plugin exactly as a real rate source would be.
@@ -9,8 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 
 from lms_billing.billing import Billing
+from lms_billing.demo_invoice import DEMO_SETTINGS, issue_demo_invoice
+from lms_billing.demo_subscription import run_subscription_demo
 from lms_billing.domain.catalog import Price, ProductKind
 from lms_billing.domain.fx import FxRate
 from lms_billing.domain.pricing import Quote
@@ -133,10 +137,17 @@ def build_catalog(billing: Billing) -> list[tuple[str, Price, int]]:
     ]
 
 
-def run_demo(storage_url: str, echo: Callable[[str], None] = print) -> list[Quote]:
-    """Build the catalog on ``storage_url`` and print every quote; returns the quotes."""
+def run_demo(
+    storage_url: str, echo: Callable[[str], None] = print, *, out: Path | None = None
+) -> list[Quote]:
+    """Build the catalog on ``storage_url`` and print every quote; returns the quotes.
+
+    With ``out``, also invoice a learner (course + seats, promotion code), pay the invoice
+    and write the invoice and receipt as HTML and PDF into that folder.
+    """
     quotes: list[Quote] = []
-    with Billing(storage_url=storage_url, plugins=[DemoPlugin()]) as billing:
+    plugins = [DemoPlugin()]
+    with Billing(storage_url=storage_url, plugins=plugins, settings=DEMO_SETTINGS) as billing:
         items = build_catalog(billing)
         products = billing.catalog.list_products()
         plans = billing.catalog.list_plans()
@@ -157,6 +168,10 @@ def run_demo(storage_url: str, echo: Callable[[str], None] = print) -> list[Quot
                     else ""
                 )
                 echo(f"  {currency}  {amounts}{source}")
+        if out is not None:
+            course, seats = items[0][1], items[2][1]
+            issue_demo_invoice(billing, course, seats, out, echo)
+    run_subscription_demo(echo)  # a learner's membership over five simulated months
     return quotes
 
 

@@ -44,6 +44,7 @@ Every error carries a stable machine ``code`` (for API responses and logs), a hu
      │    └── StaleVersionError
      ├── PaymentError                    an outcome the caller handles, not a crash
      │    ├── PaymentDeclinedError       carries decline_code
+     │    ├── PaymentBlockedError        our fraud rules blocked the attempt (reasons recorded)
      │    └── AuthenticationRequiredError  SCA / 3DS next action needed
      └── ProviderError                   a gateway, tax service or other provider failed
           ├── ProviderUnavailableError   retryable (timeouts, 5xx, rate limits)
@@ -322,6 +323,11 @@ class PaymentDeclinedError(PaymentError):
         super().__init__(message, decline_code=decline_code, **details)
 
 
+class PaymentBlockedError(PaymentError):
+    code = "payment_blocked"
+    default_message = "The payment was blocked by fraud rules before reaching the gateway."
+
+
 class AuthenticationRequiredError(PaymentError):
     code = "authentication_required"
     default_message = "The customer must authenticate the payment (SCA / 3-D Secure)."
@@ -407,6 +413,7 @@ __all__ = [
     "MinimumAmountNotMetError",
     "NotFoundError",
     "OverpaymentError",
+    "PaymentBlockedError",
     "PaymentDeclinedError",
     "PaymentError",
     "PluginError",

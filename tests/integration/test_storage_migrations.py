@@ -5,10 +5,11 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
 from lms_billing.storage import migrate
 from lms_billing.storage.sqlalchemy import create_engine
-from lms_billing.storage.sqlalchemy.migrate import MIGRATIONS_DIR, downgrade
+from lms_billing.storage.sqlalchemy.migrate import MIGRATIONS_DIR, alembic_config, downgrade
 from lms_billing.storage.sqlalchemy.tables import VERSION_TABLE, metadata
 
 
@@ -47,7 +48,8 @@ def test_migrate_is_repeatable_and_records_head(storage_url: str) -> None:
     finally:
         engine.dispose()
     assert tables == {*metadata.tables, VERSION_TABLE}
-    assert version == "0001"
+    # The newest revision file (each issue adds one; they chain 0001 -> 0002 -> ...).
+    assert version == ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 def test_downgrade_to_base_drops_every_table(storage_url: str) -> None:

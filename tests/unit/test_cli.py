@@ -23,9 +23,21 @@ def test_demo_quotes_in_three_currencies_and_locales(
     assert "1 USD = 0.9217 EUR" in out
     assert (tmp_path / "demo.db").exists()
 
+    # The invoice: Python 101 (49.00) + 12 seats (159.00), LAUNCH15 takes 15 % off.
+    assert "Invoice INV-2026-000001 for Ada Lovelace" in out
+    assert "total    $176.80" in out
+    html = (tmp_path / "invoice-INV-2026-000001.html").read_text(encoding="utf-8")
+    assert "INV-2026-000001" in html and "$176.80" in html and "-$31.20" in html
+    assert (tmp_path / "invoice-INV-2026-000001.pdf").read_bytes().startswith(b"%PDF-")
+    receipt = (tmp_path / "receipt-RCT-2026-000001.html").read_text(encoding="utf-8")
+    assert "RCT-2026-000001" in receipt and "INV-2026-000001" in receipt
+    assert (tmp_path / "receipt-RCT-2026-000001.pdf").read_bytes().startswith(b"%PDF-")
+
     # Run again on the same database: idempotency keys replay, nothing is duplicated.
     assert main(["demo", "--out", str(tmp_path)]) == 0
-    assert "5 products, 1 plan(s)" in capsys.readouterr().out
+    again = capsys.readouterr().out
+    assert "5 products, 1 plan(s)" in again
+    assert "Invoice INV-2026-000001" in again and "INV-2026-000002" not in again
 
 
 def test_migrate_creates_the_schema(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import pydantic
@@ -21,6 +21,7 @@ from lms_billing.errors import ValidationError
 from lms_billing.ids import new_id
 from lms_billing.plugins.manager import PluginHost
 from lms_billing.services.idempotency import run_idempotent
+from lms_billing.settings import BillingSettings
 from lms_billing.storage.base import Storage, UnitOfWork
 
 M = TypeVar("M", bound=BaseModel)
@@ -33,6 +34,7 @@ class ServiceContext:
     storage: Storage
     plugins: PluginHost
     clock: Clock
+    settings: BillingSettings = field(default_factory=BillingSettings)
 
 
 class PendingEvents:

@@ -19,13 +19,37 @@ from __future__ import annotations
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
 from lms_billing.domain.catalog import Plan, Price, Product
 from lms_billing.domain.customers import Customer
 from lms_billing.errors import ValidationError
+
+if TYPE_CHECKING:  # base_invoicing imports this module
+    from lms_billing.storage.base_invoicing import (
+        CouponRepository,
+        CreditNoteRepository,
+        CustomerBalanceRepository,
+        InvoiceRepository,
+        NumberingRepository,
+        PromotionCodeRepository,
+        ReceiptRepository,
+    )
+    from lms_billing.storage.base_payments import (
+        DunningRepository,
+        GatewayCustomerRepository,
+        PaymentMethodRepository,
+        PaymentRepository,
+        RefundRepository,
+        WebhookInboxRepository,
+    )
+    from lms_billing.storage.base_subscriptions import (
+        BillingRunRepository,
+        PendingItemRepository,
+        SubscriptionRepository,
+    )
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -180,6 +204,57 @@ class UnitOfWork(Protocol):
 
     @property
     def idempotency(self) -> IdempotencyRepository: ...
+
+    # invoicing (lms_billing.storage.base_invoicing)
+    @property
+    def coupons(self) -> CouponRepository: ...
+
+    @property
+    def promotion_codes(self) -> PromotionCodeRepository: ...
+
+    @property
+    def invoices(self) -> InvoiceRepository: ...
+
+    @property
+    def credit_notes(self) -> CreditNoteRepository: ...
+
+    @property
+    def receipts(self) -> ReceiptRepository: ...
+
+    @property
+    def numbering(self) -> NumberingRepository: ...
+
+    @property
+    def customer_balance(self) -> CustomerBalanceRepository: ...
+
+    # subscriptions (lms_billing.storage.base_subscriptions)
+    @property
+    def subscriptions(self) -> SubscriptionRepository: ...
+
+    @property
+    def pending_items(self) -> PendingItemRepository: ...
+
+    @property
+    def billing_runs(self) -> BillingRunRepository: ...
+
+    # payments (lms_billing.storage.base_payments)
+    @property
+    def payment_methods(self) -> PaymentMethodRepository: ...
+
+    @property
+    def gateway_customers(self) -> GatewayCustomerRepository: ...
+
+    @property
+    def payments(self) -> PaymentRepository: ...
+
+    @property
+    def refunds(self) -> RefundRepository: ...
+
+    @property
+    def webhook_events(self) -> WebhookInboxRepository: ...
+
+    @property
+    def dunning(self) -> DunningRepository: ...
 
     def commit(self) -> None:
         """Make every change so far durable; the unit of work stays usable afterwards."""

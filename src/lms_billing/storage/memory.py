@@ -350,11 +350,36 @@ class MemoryUnitOfWork:
         self.prices = MemoryPriceRepository(self, PRICES)
         self.plans = MemoryPlanRepository(self, PLANS)
         self.idempotency = MemoryIdempotencyRepository(self)
+        from lms_billing.storage.memory_invoicing import MemoryInvoicing
+
+        invoicing = MemoryInvoicing(self)
+        self.coupons, self.promotion_codes = invoicing.coupons, invoicing.promotion_codes
+        self.invoices, self.credit_notes = invoicing.invoices, invoicing.credit_notes
+        self.receipts, self.numbering = invoicing.receipts, invoicing.numbering
+        self.customer_balance = invoicing.customer_balance
+        from lms_billing.storage.memory_subscriptions import MemorySubscriptions
+
+        subscriptions = MemorySubscriptions(self)
+        self.subscriptions = subscriptions.subscriptions
+        self.pending_items = subscriptions.pending_items
+        self.billing_runs = subscriptions.billing_runs
+        from lms_billing.storage.memory_payments import MemoryPayments
+
+        payments = MemoryPayments(self)
+        self.payment_methods, self.gateway_customers = (
+            payments.payment_methods,
+            payments.gateway_customers,
+        )
+        self.payments, self.refunds = payments.payments, payments.refunds
+        self.webhook_events, self.dunning = payments.webhook_events, payments.dunning
         self._repositories: tuple[_MemoryRepository[Any], ...] = (
             self.customers,
             self.products,
             self.prices,
             self.plans,
+            *invoicing.repositories(),
+            *subscriptions.repositories(),
+            *payments.repositories(),
         )
 
     def row_exists(self, table: str, entity_id: str) -> bool:

@@ -104,3 +104,9 @@ __all__ = [
     "prices",
     "products",
 ]
+
+# Invoicing tables live in their own module on the same metadata; loading it here means
+# whoever sees `metadata` (Alembic, create_all, tests) sees every table.
+from lms_billing.storage.sqlalchemy import tables_invoicing as _tables_invoicing  # noqa: E402,F401
+from lms_billing.storage.sqlalchemy import tables_payments as _payments  # noqa: E402,F401
+from lms_billing.storage.sqlalchemy import tables_subscriptions as _subs  # noqa: E402,F401

@@ -1,0 +1,265 @@
+"""Helpers for :mod:`lms_billing.services.invoicing`: tax engines, lines from prices,
+document numbers and rendering. Private: the service is the public surface."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict
+
+from lms_billing.domain.catalog import Price, PriceType, Product, TaxBehavior
+from lms_billing.domain.coupons import (
+    CustomerRedemptionStats,
+    OrderLine,
+    OrderSummary,
+    PromotionCode,
+    check_redeemable,
+)
+from lms_billing.domain.customer_balance import BalanceTransactionType, CustomerBalanceTransaction
+from lms_billing.domain.customers import Customer
+from lms_billing.domain.invoices import (
+    Invoice,
+    InvoiceLine,
+    InvoiceLineKind,
+    InvoiceStatus,
+    Period,
+    TaxContext,
+    apply_coupons,
+    compute_tax,
+)
+from lms_billing.domain.numbering import NumberingSeries, format_number, period_key
+from lms_billing.domain.pricing import Quote
+from lms_billing.domain.receipts import Receipt
+from lms_billing.domain.redemptions import CouponRedemption
+from lms_billing.domain.tax import LocationEvidence, TaxCustomer
+from lms_billing.errors import ConfigurationError, InvoiceNotEditableError, ValidationError
+from lms_billing.ids import new_id
+from lms_billing.ports import TaxEngine
+from lms_billing.rendering.context import Party, SellerDetails
+from lms_billing.settings import BillingSettings
+from lms_billing.storage.base import UnitOfWork
+from lms_billing.tax.chain import chain_by_name
+
+RenderFormat = Literal["html", "pdf"]
+
+
+class InvoicePayment(BaseModel):
+    """What :meth:`InvoiceService.pay` returns: the invoice after the payment and its receipt."""
+
+    model_config = ConfigDict(frozen=True)
+
+    invoice: Invoice
+    receipt: Receipt
+
+
+def tax_engine(plugins_engines: dict[str, TaxEngine], settings: BillingSettings) -> TaxEngine:
+    """The configured chain. Built-in engines are the fallback for names no plugin registers,
+    so ``("zero",)`` works even where the built-in tax plugin is not loaded."""
+    from lms_billing.tax.plugin import builtin_tax_engines
+
+    available: dict[str, TaxEngine] = {e.name: e for e in builtin_tax_engines()}
+    available.update(plugins_engines)
+    return chain_by_name(available, settings.tax_engines)
+
+
+def apply_tax(
+    invoice: Invoice,
+    customer: Customer,
+    engine: TaxEngine,
+    settings: BillingSettings,
+    now: datetime,
+    evidence: LocationEvidence | None,
+) -> Invoice:
+    """The draft with tax computed through ``engine`` for this seller and customer."""
+    seller = settings.seller
+    profile = None if seller is None else seller.tax_profile
+    if profile is None or customer.address is None:
+        if settings.tax_engines == ("zero",):
+            # Zero tax needs no jurisdiction: record that tax was computed (no tax lines), as
+            # compute_tax with the zero engine would, without inventing a seller or address.
+            return invoice.model_copy(update={"tax_computed": True, "tax_engine": "zero"})
+        if profile is None:
+            raise ConfigurationError(
+                f"Set settings.seller.tax_profile to compute tax with {list(settings.tax_engines)}."
+            )
+    context = TaxContext(
+        seller=profile,
+        customer=TaxCustomer.from_profile(customer),  # UnknownJurisdictionError: no address
+        transaction_date=now.astimezone(ZoneInfo(settings.timezone)).date(),
+        evidence=evidence,
+    )
+    return compute_tax(invoice, engine, context)
+
+
+def redeem_coupon(
+    uow: UnitOfWork,
+    invoice: Invoice,
+    coupon_id: str,
+    code: PromotionCode | None,
+    now: datetime,
+) -> Invoice:
+    """Check the redemption rules, discount the draft and count the redemption (atomic in
+    the database), all inside the caller's transaction."""
+    if invoice.status is not InvoiceStatus.DRAFT:
+        raise InvoiceNotEditableError(
+            f"Invoice {invoice.id} is {invoice.status.value}; only drafts can be edited.",
+            invoice=invoice.id,
+        )
+    coupon = uow.coupons.get(coupon_id)
+    stats = CustomerRedemptionStats(
+        customer_id=invoice.customer_id,
+        coupon_redemptions=uow.coupons.redemption_count(coupon.id, invoice.customer_id),
+        has_prior_transactions=uow.invoices.customer_has_payments(invoice.customer_id),
+    )
+    order = OrderSummary(
+        currency=invoice.currency,
+        subtotal=max(0, invoice.subtotal),
+        lines=tuple(
+            OrderLine(amount=line.amount, product_id=line.product_id, price_id=line.price_id)
+            for line in invoice.lines
+        ),
+    )
+    check_redeemable(coupon, code, stats, order, now)
+    discounted = apply_coupons(invoice, (*invoice.coupons, coupon))
+    # Counted atomically in the database; the loser of a race for the last redemption
+    # gets CouponExhaustedError here and its whole transaction rolls back.
+    uow.coupons.redeem(coupon.id)
+    if code is not None:
+        uow.promotion_codes.redeem(code.id)
+    uow.coupons.record_redemption(
+        CouponRedemption(
+            id=new_id("redm"),
+            coupon_id=coupon.id,
+            promotion_code_id=None if code is None else code.id,
+            customer_id=invoice.customer_id,
+            invoice_id=invoice.id,
+            created_at=now,
+        )
+    )
+    return discounted
+
+
+def record_balance(
+    uow: UnitOfWork,
+    invoice: Invoice,
+    amount: int,
+    kind: str,
+    now: datetime,
+    credit_note_id: str | None = None,
+) -> None:
+    """Add a signed transaction to the invoice customer's credit ledger."""
+    uow.customer_balance.add(
+        CustomerBalanceTransaction(
+            id=new_id("cbtxn"),
+            customer_id=invoice.customer_id,
+            currency=invoice.currency,
+            amount=amount,
+            type=BalanceTransactionType(kind),
+            invoice_id=invoice.id,
+            credit_note_id=credit_note_id,
+            created_at=now,
+        )
+    )
+
+
+def next_number(uow: UnitOfWork, series: NumberingSeries, now: datetime) -> str:
+    """Draw the next number of ``series`` in this transaction and format it."""
+    sequence = uow.numbering.next(series.id, period_key(series, now), start=series.start)
+    return format_number(series, sequence, now)
+
+
+def price_line(
+    price: Price,
+    product: Product,
+    quote: Quote,
+    *,
+    period: Period | None,
+    description: str | None,
+    default_tax_behavior: str,
+) -> InvoiceLine:
+    """An invoice line for a priced quantity (the quote is in the invoice's currency)."""
+    if not price.active or not product.active:
+        raise ValidationError(f"Price {price.id} or its product is archived.", price_id=price.id)
+    only = quote.lines[0] if len(quote.lines) == 1 else None
+    unit = None
+    if (
+        only is not None
+        and only.unit_amount is not None
+        and only.flat_amount in (None, 0)
+        and only.unit_amount * quote.quantity == quote.subtotal
+    ):
+        unit = only.unit_amount
+    behavior = (
+        default_tax_behavior
+        if price.tax_behavior is TaxBehavior.UNSPECIFIED
+        else price.tax_behavior.value
+    )
+    metadata: dict[str, str] = {}
+    if quote.fx_rate is not None:
+        metadata = {
+            "fx_rate": str(quote.fx_rate.rate),
+            "fx_source": quote.fx_rate.source,
+            "fx_base_currency": quote.fx_rate.base,
+        }
+    name = description or (f"{product.name} ({price.nickname})" if price.nickname else product.name)
+    recurring = price.type is PriceType.RECURRING
+    return InvoiceLine(
+        id=new_id("il"),
+        description=name,
+        kind=InvoiceLineKind.SUBSCRIPTION if recurring else InvoiceLineKind.ONE_TIME,
+        quantity=quote.quantity,
+        unit_amount=unit,
+        amount=quote.subtotal,
+        period=period,
+        price_id=price.id,
+        product_id=product.id,
+        tax_code=product.tax_code,
+        tax_behavior=behavior,
+        metadata=metadata,
+    )
+
+
+def snapshot_customer(invoice: Invoice, customer: Customer) -> Invoice:
+    """The buyer as printed: copied onto the invoice so later profile edits leave it as sent."""
+    return invoice.model_copy(
+        update={
+            "customer_name": customer.name or customer.email or customer.external_id,
+            "customer_email": customer.email,
+            "customer_address": customer.address,
+            "customer_tax_ids": customer.tax_ids,
+        }
+    )
+
+
+def seller_for_rendering(settings: BillingSettings) -> SellerDetails:
+    if settings.seller is None:
+        raise ConfigurationError("Set settings.seller to render documents.")
+    return settings.seller.for_rendering()
+
+
+def buyer_of(invoice: Invoice) -> Party | None:
+    if not invoice.customer_name:
+        return None
+    return Party(
+        name=invoice.customer_name,
+        email=invoice.customer_email,
+        address=invoice.customer_address,
+        tax_ids=invoice.customer_tax_ids,
+    )
+
+
+__all__ = [
+    "InvoicePayment",
+    "RenderFormat",
+    "apply_tax",
+    "buyer_of",
+    "next_number",
+    "price_line",
+    "record_balance",
+    "redeem_coupon",
+    "seller_for_rendering",
+    "snapshot_customer",
+    "tax_engine",
+]

@@ -1,0 +1,168 @@
+"""The steps of one payment attempt after it was recorded: the gateway call (outside any
+transaction, with a key derived from our payment id), recording the provider's report
+(moving forward only), and settling a success (verify with the gateway, then mark the
+invoice paid and issue the receipt). Private to :mod:`lms_billing.services.payments`."""
+
+from __future__ import annotations
+
+from lms_billing.domain.events import Event
+from lms_billing.domain.payment_records import Payment, payment_due_key
+from lms_billing.domain.payment_rules import verify_payment
+from lms_billing.domain.payments import PaymentRequest, PaymentResult, PaymentStatus
+from lms_billing.errors import ProviderError
+from lms_billing.services._payment_support import (
+    apply_result,
+    event,
+    payment_data,
+    publish,
+    reference_metadata,
+    settlement_from,
+    status_event,
+)
+from lms_billing.services.dunning_collection import on_invoice_paid
+from lms_billing.services.payment_refunds import RefundFlow
+
+
+class PaymentPipeline(RefundFlow):
+    """Drives an attempt from wherever it stopped (base of the payment service)."""
+
+    def _drive(self, payment: Payment) -> Payment:
+        """Steps 2 and 3 for an attempt wherever it stopped (a replay resumes it)."""
+        if (
+            payment.gateway_payment_id is None
+            and not payment.blocked
+            and payment.status is PaymentStatus.REQUIRES_CONFIRMATION
+        ):
+            payment = self._record(payment.id, self._create_at_gateway(payment))
+        if payment.status is PaymentStatus.SUCCEEDED and payment.receipt_id is None:
+            payment = self._settle(payment.id)
+        return payment
+
+    def _create_at_gateway(self, payment: Payment) -> PaymentResult:
+        request = PaymentRequest(
+            amount=payment.amount,
+            currency=payment.currency,
+            idempotency_key=payment_due_key(payment),
+            customer_id=payment.gateway_customer_id,
+            payment_method=payment.payment_method,
+            off_session=payment.off_session,
+            capture_method=payment.capture_method,
+            return_url=payment.return_url,
+            metadata=reference_metadata(
+                lms_payment_id=payment.id, lms_invoice_id=payment.invoice_id
+            ),
+        )
+        try:
+            return self._gateway(payment.gateway).create_payment(request)
+        except ProviderError as exc:
+            if not exc.retryable:
+                # A request the provider will never accept: record why, so the attempt ends.
+                self._fail_locally(payment.id, exc.provider_code or exc.code, exc.message)
+            # Retryable (timeouts): the attempt stays unsent; replaying the same
+            # idempotency key resumes it with the same gateway key, charging at most once.
+            raise
+
+    def _fail_locally(self, payment_id: str, code: str, message: str) -> None:
+        now = self._ctx.clock.now()
+        with self._ctx.storage.unit_of_work() as uow:
+            current = uow.payments.get(payment_id)
+            failed = current.model_copy(
+                update={
+                    "status": PaymentStatus.FAILED,
+                    "failure_code": code,
+                    "failure_message": message[:500],
+                    "updated_at": now,
+                }
+            )
+            uow.payments.update(failed)
+            uow.commit()
+        publish(
+            self._ctx, [event("payment.failed", now, failed.customer_id, **payment_data(failed))]
+        )
+
+    def _record(self, payment_id: str, result: PaymentResult) -> Payment:
+        """Transaction: apply a gateway report to our payment (never moving backwards)."""
+        now = self._ctx.clock.now()
+        with self._ctx.storage.unit_of_work() as uow:
+            current = uow.payments.get(payment_id)
+            updated = apply_result(current, result, now)
+            uow.payments.update(updated)
+            uow.commit()
+        events: list[Event] = []
+        if updated.status is not current.status:
+            kind = status_event(updated)
+            if kind is not None:
+                events.append(event(kind, now, updated.customer_id, **payment_data(updated)))
+            # Off-session attempts are collection's: dunning emits the invoice events there,
+            # with the attempt number and the next retry.
+            if updated.off_session:
+                pass
+            elif updated.status is PaymentStatus.FAILED:
+                events.append(self._invoice_event("invoice.payment_failed", updated))
+            elif updated.status is PaymentStatus.REQUIRES_ACTION:
+                events.append(self._invoice_event("invoice.payment_action_required", updated))
+        publish(self._ctx, events)
+        return updated
+
+    def _invoice_event(self, kind: str, payment: Payment) -> Event:
+        return event(
+            kind,
+            self._ctx.clock.now(),
+            payment.customer_id,
+            invoice_id=payment.invoice_id,
+            payment_id=payment.id,
+            decline_code=payment.decline_code,
+            next_action=None if payment.next_action is None else payment.next_action.model_dump(),
+        )
+
+    def _settle(self, payment_id: str) -> Payment:
+        """Verify a succeeded payment with the gateway, then mark the invoice paid."""
+        with self._ctx.storage.unit_of_work() as uow:
+            payment = uow.payments.get(payment_id)
+        if (
+            payment.receipt_id is not None
+            or payment.status is not PaymentStatus.SUCCEEDED
+            or payment.gateway_payment_id is None
+        ):
+            return payment
+        fresh = self._gateway(payment.gateway).retrieve_payment(payment.gateway_payment_id)
+        expected = payment.amount_to_capture or payment.amount
+        verify_payment(fresh, amount=expected, currency=payment.currency, gateway=payment.gateway)
+        paid = self.invoices.pay(
+            payment.invoice_id,
+            fresh.amount_received,
+            payment_reference=payment.gateway_payment_id,
+            idempotency_key=f"{payment.id}:invoice-payment",
+            payment_method=self._method_label(payment),
+            paid_out_of_band=False,
+        )
+        now = self._ctx.clock.now()
+        with self._ctx.storage.unit_of_work() as uow:
+            current = uow.payments.get(payment_id)
+            settled = current.model_copy(
+                update={
+                    "verified": True,
+                    "receipt_id": paid.receipt.id,
+                    "amount_received": fresh.amount_received,
+                    "settlement": current.settlement or settlement_from(fresh.balance_transaction),
+                    "updated_at": now,
+                }
+            )
+            uow.payments.update(settled)
+            events = on_invoice_paid(uow, paid.invoice, now)
+            uow.commit()
+        publish(self._ctx, events)
+        return settled
+
+    def _method_label(self, payment: Payment) -> str | None:
+        """What the receipt shows, e.g. ``Visa •••• 4242`` (never more than the last 4)."""
+        if payment.payment_method is None:
+            return None
+        with self._ctx.storage.unit_of_work() as uow:
+            method = uow.payment_methods.get_by_token(payment.gateway, payment.payment_method)
+        if method is None or method.brand is None or method.last4 is None:
+            return payment.gateway
+        return f"{method.brand.title()} \u2022\u2022\u2022\u2022 {method.last4}"
+
+
+__all__ = ["PaymentPipeline"]

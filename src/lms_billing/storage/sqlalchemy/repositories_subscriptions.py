@@ -1,0 +1,276 @@
+"""Subscription repositories on the unit of work's SQLAlchemy Core connection.
+
+The billing run's hot path is set-based: :meth:`SqlSubscriptionRepository.claim_due` reads a
+batch in one ``SELECT ... FOR UPDATE SKIP LOCKED`` (PostgreSQL; SQLite serialises writers
+with ``BEGIN IMMEDIATE``), :meth:`~SqlSubscriptionRepository.update_many` saves it with one
+``executemany`` UPDATE and :meth:`SqlBillingRunRepository.insert_invoices` writes the batch's
+invoices and lines with two ``executemany`` INSERTs (ids are generated client-side).
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from pydantic import BaseModel
+from sqlalchemy.dialects import postgresql, sqlite
+
+from lms_billing.domain.customers import Customer
+from lms_billing.domain.invoices import Invoice
+from lms_billing.domain.subscription_records import (
+    BillingRun,
+    PendingInvoiceItem,
+    SubscriptionRecord,
+)
+from lms_billing.domain.subscriptions import SubscriptionStatus
+from lms_billing.errors import NotFoundError, StaleVersionError
+from lms_billing.storage.base import DEFAULT_LIST_LIMIT, check_limit
+from lms_billing.storage.entities import CUSTOMERS, EntitySpec, utc
+from lms_billing.storage.entities_subscriptions import (
+    BILLING_RUNS,
+    PENDING_INVOICE_ITEMS,
+    SUBSCRIPTIONS,
+)
+from lms_billing.storage.sqlalchemy.repositories import _SqlRepository
+from lms_billing.storage.sqlalchemy.repositories_invoicing import (
+    BALANCE_LOCK_NAMESPACE,
+    SQL_INVOICES,
+)
+from lms_billing.storage.sqlalchemy.tables import customers as customers_table
+from lms_billing.storage.sqlalchemy.tables_invoicing import (
+    customer_balance_transactions,
+    invoice_lines,
+    invoices,
+    numbering_counters,
+)
+from lms_billing.storage.sqlalchemy.tables_subscriptions import SUBSCRIPTION_TABLES
+
+M = TypeVar("M", bound=BaseModel)
+
+_IN_CHUNK = 500  # ids per IN (...) list: well below every driver's parameter limit
+
+
+class _Repo(_SqlRepository[M]):
+    """A repository over one of the subscription tables."""
+
+    def __init__(self, connection: sa.Connection, spec: EntitySpec[M]) -> None:
+        self._conn = connection
+        self._spec = spec
+        self._table = SUBSCRIPTION_TABLES[spec.table]
+        self._seen: dict[str, int] = {}
+
+
+class SqlSubscriptionRepository(_Repo[SubscriptionRecord]):
+    def __init__(self, connection: sa.Connection) -> None:
+        super().__init__(connection, SUBSCRIPTIONS)
+
+    def list(
+        self,
+        *,
+        customer_id: str | None = None,
+        status: SubscriptionStatus | None = None,
+        limit: int = DEFAULT_LIST_LIMIT,
+        starting_after: str | None = None,
+    ) -> list[SubscriptionRecord]:
+        filters = {
+            "customer_id": customer_id,
+            "status": None if status is None else SubscriptionStatus(status).value,
+        }
+        return self._list(filters, limit, starting_after)
+
+    def claim_due(self, at: datetime, limit: int) -> builtins.list[SubscriptionRecord]:
+        check_limit(limit)
+        table = self._table
+        query = (
+            self._select()
+            .where(table.c.next_action_at <= utc(at))
+            .order_by(table.c.next_action_at, table.c.id)
+            .limit(limit)
+            # PostgreSQL: rows other workers hold are skipped, not waited for. SQLite renders
+            # no locking clause (its BEGIN IMMEDIATE already admits one writer at a time).
+            .with_for_update(skip_locked=True)
+        )
+        return [self._rebuild(row) for row in self._conn.execute(query)]
+
+    def update_many(self, records: Sequence[SubscriptionRecord]) -> None:
+        if not records:
+            return
+        table = self._table
+        rows: list[dict[str, Any]] = []
+        for record in records:
+            columns = self._spec.key_columns(record)
+            expected = self._seen.get(record.id)
+            if expected is None:
+                expected = self.version(record.id)
+            rows.append(
+                {
+                    "b_id": record.id,
+                    "b_expected": expected,
+                    "b_version": expected + 1,
+                    "b_status": columns["status"],
+                    "b_next_action_at": columns["next_action_at"],
+                    "b_current_period_end": columns["current_period_end"],
+                    "b_data": self._spec.dump(record),
+                }
+            )
+        statement = (
+            sa.update(table)
+            .where(
+                table.c.id == sa.bindparam("b_id"), table.c.version == sa.bindparam("b_expected")
+            )
+            .values(
+                version=sa.bindparam("b_version"),
+                status=sa.bindparam("b_status"),
+                next_action_at=sa.bindparam("b_next_action_at"),
+                current_period_end=sa.bindparam("b_current_period_end"),
+                data=sa.bindparam("b_data", type_=table.c.data.type),
+            )
+        )
+        result = self._conn.execute(statement, rows)
+        if self._conn.dialect.supports_sane_multi_rowcount and result.rowcount != len(rows):
+            raise StaleVersionError(
+                "A subscription in this batch changed since it was claimed.",
+                expected=len(rows),
+                updated=result.rowcount,
+            )
+        for row in rows:
+            self._seen[row["b_id"]] = row["b_version"]
+
+
+class SqlPendingItemRepository(_Repo[PendingInvoiceItem]):
+    def __init__(self, connection: sa.Connection) -> None:
+        super().__init__(connection, PENDING_INVOICE_ITEMS)
+
+    def for_subscriptions(
+        self, subscription_ids: Sequence[str]
+    ) -> dict[str, list[PendingInvoiceItem]]:
+        found: dict[str, list[PendingInvoiceItem]] = {}
+        if not subscription_ids:
+            return found
+        table = self._table
+        query = (
+            self._select()
+            .where(table.c.subscription_id.in_(list(subscription_ids)))
+            .order_by(table.c.id)
+        )
+        for row in self._conn.execute(query):
+            item = PendingInvoiceItem.model_validate(row.data)
+            self._seen.setdefault(item.id, row.version)
+            found.setdefault(item.subscription_id, []).append(item)
+        return found
+
+    def delete(self, item_ids: Sequence[str]) -> None:
+        if item_ids:
+            self._conn.execute(sa.delete(self._table).where(self._table.c.id.in_(list(item_ids))))
+
+
+class SqlBillingRunRepository(_Repo[BillingRun]):
+    def __init__(self, connection: sa.Connection) -> None:
+        super().__init__(connection, BILLING_RUNS)
+
+    def list(
+        self, *, limit: int = DEFAULT_LIST_LIMIT, starting_after: str | None = None
+    ) -> list[BillingRun]:
+        return self._list({}, limit, starting_after)
+
+    def insert_invoices(self, batch: Sequence[Invoice]) -> None:
+        if not batch:
+            return
+        headers = [
+            {**SQL_INVOICES.key_columns(invoice), "version": 1, "data": SQL_INVOICES.dump(invoice)}
+            for invoice in batch
+        ]
+        lines = [
+            {
+                "id": line.id,
+                "invoice_id": invoice.id,
+                "position": position,
+                "amount": line.amount,
+                "currency": invoice.currency,
+                "data": line.model_dump(mode="json"),
+            }
+            for invoice in batch
+            for position, line in enumerate(invoice.lines)
+        ]
+        self._conn.execute(sa.insert(invoices), headers)  # one executemany per table
+        if lines:
+            self._conn.execute(sa.insert(invoice_lines), lines)
+
+    def reserve_numbers(self, series: str, period_key: str, count: int, *, start: int = 1) -> int:
+        table = numbering_counters
+        dialect = postgresql if self._conn.dialect.name == "postgresql" else sqlite
+        last_of_first_use = start + count - 1
+        statement = (
+            dialect.insert(table)
+            .values(series=series, period_key=period_key, last_value=last_of_first_use)
+            .on_conflict_do_update(
+                index_elements=[table.c.series, table.c.period_key],
+                set_={"last_value": table.c.last_value + count},
+            )
+            .returning(table.c.last_value)
+        )
+        last = int(self._conn.execute(statement).scalar_one())
+        return last - count + 1
+
+    def customers(self, customer_ids: Sequence[str]) -> dict[str, Customer]:
+        wanted = sorted(set(customer_ids))
+        table = customers_table
+        found: dict[str, Customer] = {}
+        for start in range(0, len(wanted), _IN_CHUNK):
+            chunk = wanted[start : start + _IN_CHUNK]
+            query = sa.select(table.c.id, table.c.data).where(table.c.id.in_(chunk))
+            for row in self._conn.execute(query):
+                found[row.id] = CUSTOMERS.load(row.data)
+        missing = [customer_id for customer_id in wanted if customer_id not in found]
+        if missing:
+            raise NotFoundError(f"No customer {missing[0]!r}.", id=missing[0])
+        return found
+
+    def lock_balances(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        pairs = sorted(set(keys))
+        if not pairs:
+            return {}
+        if self._conn.dialect.name == "postgresql":
+            # The same advisory locks CustomerBalanceRepository.balance(lock=True) takes, one
+            # statement for the batch, in sorted order.
+            texts = [f"{customer_id}:{currency}" for customer_id, currency in pairs]
+            keyed = sa.select(
+                sa.func.unnest(sa.literal(texts, type_=postgresql.ARRAY(sa.Text))).label("k")
+            ).subquery()
+            lock = sa.func.pg_advisory_xact_lock(
+                BALANCE_LOCK_NAMESPACE, sa.func.hashtext(keyed.c.k)
+            )
+            self._conn.execute(sa.select(lock).select_from(keyed).order_by(keyed.c.k)).all()
+        table = customer_balance_transactions
+        balances = {pair: 0 for pair in pairs}
+        ids = sorted({customer_id for customer_id, _ in pairs})
+        for start in range(0, len(ids), _IN_CHUNK):
+            query = (
+                sa.select(table.c.customer_id, table.c.currency, sa.func.sum(table.c.amount))
+                .where(table.c.customer_id.in_(ids[start : start + _IN_CHUNK]))
+                .group_by(table.c.customer_id, table.c.currency)
+            )
+            for customer_id, currency, total in self._conn.execute(query):
+                if (customer_id, currency) in balances:
+                    balances[(customer_id, currency)] = int(total)
+        return balances
+
+
+class SqlSubscriptions:
+    """The subscription repositories of one SQL unit of work."""
+
+    def __init__(self, connection: sa.Connection) -> None:
+        self.subscriptions = SqlSubscriptionRepository(connection)
+        self.pending_items = SqlPendingItemRepository(connection)
+        self.billing_runs = SqlBillingRunRepository(connection)
+
+
+__all__ = [
+    "SqlBillingRunRepository",
+    "SqlPendingItemRepository",
+    "SqlSubscriptionRepository",
+    "SqlSubscriptions",
+]

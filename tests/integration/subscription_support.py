@@ -1,0 +1,137 @@
+"""Shared builders for the subscription integration tests (imported by module name)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from lms_billing import Billing
+from lms_billing.clock import TestClock
+from lms_billing.domain.catalog import Price
+from lms_billing.domain.customers import Customer
+from lms_billing.domain.events import Event
+from lms_billing.domain.invoices import Invoice
+from lms_billing.hookspecs import hookimpl
+from lms_billing.services._context import ServiceContext
+from lms_billing.services.collection import Collector, OutOfBandCollector
+from lms_billing.services.subscriptions import SubscriptionService
+from lms_billing.storage.base import MAX_LIST_LIMIT
+
+
+class EventLog:
+    """A test plugin recording every emitted event."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    @hookimpl
+    def lms_billing_event(self, event: Event) -> None:
+        self.events.append(event)
+
+    def types(self) -> list[str]:
+        return [event.type for event in self.events]
+
+
+@dataclass
+class Shop:
+    billing: Billing
+    clock: TestClock
+    subscriptions: SubscriptionService
+    customer: Customer
+    basic: Price  # USD 10.00 / month
+    pro: Price  # USD 20.00 / month
+    yearly: Price  # USD 100.00 / year
+    seats: Price  # graduated seats / month: 1-5 at 15.00, then 12.00
+    log: EventLog
+    keys: list[int] = field(default_factory=lambda: [0])
+
+    def key(self, label: str = "k") -> str:
+        self.keys[0] += 1
+        return f"{label}-{self.keys[0]}"
+
+    def invoices(self, subscription_id: str | None = None) -> list[Invoice]:
+        with self.billing.storage.unit_of_work() as uow:
+            found = uow.invoices.list(subscription_id=subscription_id, limit=MAX_LIST_LIMIT)
+        return sorted(found, key=lambda invoice: (invoice.created_at, invoice.id))
+
+    def new_customer(self, external_id: str) -> Customer:
+        return self.billing.customers.create(
+            {"external_id": external_id, "name": external_id.title()},
+            idempotency_key=f"customer:{external_id}",
+        )
+
+
+def make_shop(
+    storage_url: str = "memory://",
+    *,
+    start: datetime = datetime(2026, 1, 31, 9, 0, tzinfo=UTC),
+    collector: Collector | None = None,
+) -> Shop:
+    clock = TestClock(start)
+    log = EventLog()
+    billing = Billing(storage_url, clock=clock, plugins=[log], load_entrypoints=False)
+    ctx = ServiceContext(
+        storage=billing.storage, plugins=billing.plugins, clock=clock, settings=billing.settings
+    )
+    service = SubscriptionService(ctx, collector=collector or OutOfBandCollector())
+    customer = billing.customers.create(
+        {"external_id": "learner-1", "name": "Ada Lovelace", "email": "ada@example.org"},
+        idempotency_key="shop:customer",
+    )
+    course = billing.catalog.create_product(name="All-access", idempotency_key="shop:p1")
+    monthly: dict[str, Any] = {"interval": "month"}
+    basic = billing.catalog.create_price(
+        product_id=course.id,
+        currency="USD",
+        scheme="per_unit",
+        unit_amount=1000,
+        recurring=monthly,
+        idempotency_key="shop:basic",
+    )
+    pro = billing.catalog.create_price(
+        product_id=course.id,
+        currency="USD",
+        scheme="per_unit",
+        unit_amount=2000,
+        recurring=monthly,
+        idempotency_key="shop:pro",
+    )
+    yearly = billing.catalog.create_price(
+        product_id=course.id,
+        currency="USD",
+        unit_amount=10000,
+        recurring={"interval": "year"},
+        idempotency_key="shop:yearly",
+    )
+    seats = billing.catalog.create_price(
+        product_id=course.id,
+        currency="USD",
+        scheme="graduated",
+        tiers=[{"up_to": 5, "unit_amount": 1500}, {"up_to": None, "unit_amount": 1200}],
+        recurring=monthly,
+        idempotency_key="shop:seats",
+    )
+    return Shop(billing, clock, service, customer, basic, pro, yearly, seats, log)
+
+
+def billing_worker(url: str, at_iso: str, worker_id: str, batch_size: int) -> dict[str, Any]:
+    """One worker process of a shared billing run (a spawn target: top-level, picklable)."""
+    from lms_billing.clock import SystemClock
+    from lms_billing.plugins.manager import PluginHost, get_plugin_manager
+    from lms_billing.services.billing_run import run_billing
+    from lms_billing.storage import open_storage
+
+    storage = open_storage(url)
+    try:
+        ctx = ServiceContext(
+            storage=storage,
+            plugins=PluginHost(get_plugin_manager(load_entrypoints=False)),
+            clock=SystemClock(),
+        )
+        result = run_billing(
+            ctx, datetime.fromisoformat(at_iso), batch_size=batch_size, worker_id=worker_id
+        )
+        return result.model_dump(mode="json")
+    finally:
+        storage.close()

@@ -1,0 +1,40 @@
+"""``lms-billing billing-run``: renews what is due at --at and prints the counts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from subscription_support import make_shop
+
+from lms_billing.cli import main
+
+
+def test_billing_run_command_renews_due_subscriptions_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    shop = make_shop(url, start=datetime(2026, 3, 1, tzinfo=UTC))
+    for n in range(3):
+        shop.subscriptions.create(
+            shop.customer.id, [{"price_id": shop.basic.id}], idempotency_key=f"s{n}"
+        )
+    shop.billing.close()
+
+    args = ["billing-run", "--storage-url", url, "--at", "2026-04-01T00:00:00+00:00"]
+    assert main([*args, "--batch-size", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "3 claimed, 3 renewed" in out and "3 invoices created" in out and "2 batches" in out
+    assert main(args) == 0  # again at the same instant: nothing is due any more
+    assert "0 claimed, 0 renewed" in capsys.readouterr().out
+
+
+def test_billing_run_rejects_a_time_without_offset(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    assert main(["migrate", "--storage-url", url]) == 0
+    assert main(["billing-run", "--storage-url", url, "--at", "2026-04-01T00:00"]) == 1
+    assert main(["billing-run", "--storage-url", url, "--at", "yesterday"]) == 1
+    assert "error [validation_error]" in capsys.readouterr().err

@@ -1,0 +1,228 @@
+"""A learner buys a course through the real Stripe and PayPal SDKs, with each provider's HTTP
+API mocked by `responses` (payloads shaped like the providers' API references): the invoice
+is paid only after the payment was re-read from the provider, a receipt is issued and the
+settlement (currency, FX rate, fee) is recorded; 3-D Secure / PayPal approval then confirm;
+a Stripe decline; a Stripe webhook that pays after verification; a Stripe refund."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import sys
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import pytest
+import responses
+from payments_support import Shop, make_shop
+
+from lms_billing.domain.invoices import Invoice, InvoiceStatus
+from lms_billing.domain.payments import PaymentStatus, RefundStatus, RiskLevel
+from lms_billing.providers.paypal_gateway import PayPalGateway
+from lms_billing.providers.stripe_gateway import StripeGateway
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "unit" / "payments"))
+import paypal_payloads as pp
+import stripe_payloads as sp
+
+STRIPE = "https://api.stripe.com"
+PAYPAL = "https://api-m.sandbox.paypal.com"
+SECRET = "whsec_test_secret"
+INTENT_URL = f"{STRIPE}/v1/payment_intents/{sp.PAYMENT_INTENT_SUCCEEDED['id']}"
+ORDER_URL = f"{PAYPAL}/v2/checkout/orders/{pp.ORDER_ID}"
+
+
+@pytest.fixture
+def shop(storage_url: str) -> Iterator[Shop]:
+    stripe_gateway = StripeGateway("sk_test_e2e", webhook_secret=SECRET, max_network_retries=0)
+    paypal_gateway = PayPalGateway("client-id", "client-secret", webhook_id="1JE4291016473214C")
+    opened = make_shop(storage_url, gateways=(stripe_gateway, paypal_gateway))
+    yield opened
+    opened.billing.close()
+
+
+@pytest.fixture
+def mock() -> Iterator[responses.RequestsMock]:
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as rsps:
+        yield rsps
+
+
+def invoice_in(shop: Shop, currency: str, amount: int) -> Invoice:
+    """An open invoice for one course priced ``amount`` minor units of ``currency``."""
+    billing = shop.billing
+    product = billing.catalog.create_product(name="Bootcamp", idempotency_key=shop.key("prod"))
+    price = billing.catalog.create_price(
+        product_id=product.id, currency=currency, unit_amount=amount, idempotency_key=shop.key()
+    )
+    draft = billing.invoices.create_draft(shop.customer.id, currency, idempotency_key=shop.key())
+    billing.invoices.add_price_line(draft.id, price.id, idempotency_key=shop.key())
+    return billing.invoices.finalize(draft.id, idempotency_key=shop.key())
+
+
+def form(call: Any) -> dict[str, list[str]]:
+    body = call.request.body
+    return parse_qs(body if isinstance(body, str) else body.decode())
+
+
+def stripe_signed(event: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
+    """A webhook body and header signed the way Stripe signs them."""
+    payload = json.dumps(event).encode()
+    stamp = int(time.time())
+    digest = hmac.new(SECRET.encode(), f"{stamp}.".encode() + payload, hashlib.sha256)
+    return payload, {"Stripe-Signature": f"t={stamp},v1={digest.hexdigest()}"}
+
+
+# --- Stripe --------------------------------------------------------------------------------
+
+
+def test_stripe_saved_card_pays_and_records_settlement_and_radar(
+    shop: Shop, mock: responses.RequestsMock
+) -> None:
+    mock.post(f"{STRIPE}/v1/customers", json=sp.CUSTOMER)
+    mock.post(
+        f"{STRIPE}/v1/payment_methods/{sp.PAYMENT_METHOD['id']}/attach", json=sp.PAYMENT_METHOD
+    )
+    method = shop.billing.payments.attach_payment_method(
+        shop.customer.id, sp.PAYMENT_METHOD["id"], gateway="stripe", idempotency_key="pm-1"
+    )
+    assert (method.gateway, method.brand, method.last4) == ("stripe", "visa", "4242")
+    invoice = invoice_in(shop, "EUR", 2000)
+    mock.post(f"{STRIPE}/v1/payment_intents", json=sp.PAYMENT_INTENT_SUCCEEDED)
+    verify = mock.get(INTENT_URL, json=sp.PAYMENT_INTENT_SUCCEEDED)
+
+    payment = shop.billing.payments.pay_invoice(
+        invoice.id, gateway="stripe", idempotency_key="buy-1"
+    )
+    sent = form(mock.calls[2])
+    assert sent["customer"] == [sp.CUSTOMER["id"]]
+    assert sent["payment_method"] == [sp.PAYMENT_METHOD["id"]]
+    assert (sent["amount"], sent["currency"]) == (["2000"], ["eur"])
+    assert mock.calls[2].request.headers["Idempotency-Key"] == f"{payment.id}:create"
+    assert verify.call_count == 1  # re-read before the invoice was marked paid
+
+    assert payment.status is PaymentStatus.SUCCEEDED and payment.verified
+    assert shop.invoice(invoice.id).status is InvoiceStatus.PAID
+    [receipt] = shop.billing.invoices.list_receipts(invoice_id=invoice.id)
+    assert receipt.payment_id == sp.PAYMENT_INTENT_SUCCEEDED["id"]
+    settlement = payment.settlement
+    assert settlement is not None
+    assert (settlement.currency, settlement.amount, settlement.fee, settlement.net) == (
+        "USD",
+        2171,
+        93,
+        2078,
+    )
+    assert settlement.exchange_rate == Decimal("1.0853")
+    assert payment.risk is not None and payment.risk.level is RiskLevel.ELEVATED
+
+
+def test_stripe_three_d_secure_then_a_verified_webhook_pays(
+    shop: Shop, mock: responses.RequestsMock
+) -> None:
+    invoice = invoice_in(shop, "EUR", 2000)
+    mock.post(f"{STRIPE}/v1/payment_intents", json=sp.PAYMENT_INTENT_REQUIRES_ACTION)
+    started = shop.billing.payments.pay_invoice(
+        invoice.id, gateway="stripe", payment_method="pm_card_threeDSecure2Required",
+        idempotency_key="3ds",
+    )  # fmt: skip
+    assert started.status is PaymentStatus.REQUIRES_ACTION
+    assert started.next_action is not None and started.next_action.type == "use_stripe_sdk"
+    assert started.next_action.client_secret is not None
+
+    # The customer authenticated in Stripe.js; Stripe reports it by webhook.
+    mock.get(INTENT_URL, json=sp.PAYMENT_INTENT_SUCCEEDED)
+    event = sp.event("payment_intent.succeeded", sp.PAYMENT_INTENT_SUCCEEDED)
+    payload, headers = stripe_signed(event)
+    outcome = shop.billing.payments.handle_webhook("stripe", payload, headers)
+    assert (outcome.action, outcome.payment_id) == ("payment_synced", started.id)
+    assert shop.invoice(invoice.id).status is InvoiceStatus.PAID
+    # The same event again, and a late "processing" one, change nothing.
+    assert shop.billing.payments.handle_webhook("stripe", payload, headers).duplicate
+    late = sp.event(
+        "payment_intent.processing", sp.intent(status="processing"), event_id="evt_late"
+    )
+    assert shop.billing.payments.handle_webhook("stripe", *stripe_signed(late)).action == "stale"
+    assert shop.billing.payments.get(started.id).status is PaymentStatus.SUCCEEDED
+    # confirm_payment after the webhook only syncs.
+    confirmed = shop.billing.payments.confirm_payment(started.id, idempotency_key="c")
+    assert confirmed.receipt_id is not None
+    assert len(shop.billing.invoices.list_receipts(invoice_id=invoice.id)) == 1
+
+
+def test_stripe_decline_is_recorded_with_its_code(shop: Shop, mock: responses.RequestsMock) -> None:
+    invoice = invoice_in(shop, "EUR", 2000)
+    mock.post(f"{STRIPE}/v1/payment_intents", status=402, json=sp.card_error("insufficient_funds"))
+    payment = shop.billing.payments.pay_invoice(
+        invoice.id, gateway="stripe", payment_method="pm_x", idempotency_key="d-1"
+    )
+    assert payment.status is PaymentStatus.FAILED
+    assert payment.decline_code == "insufficient_funds"
+    assert shop.invoice(invoice.id).status is InvoiceStatus.OPEN
+
+
+def test_stripe_refund_issues_a_credit_note(shop: Shop, mock: responses.RequestsMock) -> None:
+    invoice = invoice_in(shop, "EUR", 2000)
+    mock.post(f"{STRIPE}/v1/payment_intents", json=sp.PAYMENT_INTENT_SUCCEEDED)
+    mock.get(INTENT_URL, json=sp.PAYMENT_INTENT_SUCCEEDED)
+    payment = shop.billing.payments.pay_invoice(
+        invoice.id, gateway="stripe", payment_method=sp.PAYMENT_METHOD["id"], idempotency_key="b"
+    )
+    refund_call = mock.post(f"{STRIPE}/v1/refunds", json=sp.REFUND)
+    refund = shop.billing.payments.refund(payment.id, 500, idempotency_key="rf-1")
+    sent = form(refund_call.calls[0])
+    assert (sent["payment_intent"], sent["amount"]) == (
+        [sp.PAYMENT_INTENT_SUCCEEDED["id"]],
+        ["500"],
+    )
+    assert refund_call.calls[0].request.headers["Idempotency-Key"] == f"{refund.id}:refund"
+    assert refund.status is RefundStatus.SUCCEEDED
+    assert refund.gateway_refund_id == sp.REFUND["id"]
+    note = shop.billing.invoices.get_credit_note(refund.credit_note_id or "")
+    assert (note.total, note.refund_amount, note.currency) == (500, 500, "EUR")
+    # A replay does not call Stripe again.
+    assert shop.billing.payments.refund(payment.id, 500, idempotency_key="rf-1") == refund
+    assert refund_call.call_count == 1
+
+
+# --- PayPal --------------------------------------------------------------------------------
+
+
+def test_paypal_approval_then_capture_pays_the_invoice(
+    shop: Shop, mock: responses.RequestsMock
+) -> None:
+    mock.post(f"{PAYPAL}/v1/oauth2/token", json=pp.TOKEN)
+    invoice = invoice_in(shop, "USD", 10000)
+    mock.post(f"{PAYPAL}/v2/checkout/orders", json=pp.PAYER_ACTION_REQUIRED)
+    started = shop.billing.payments.pay_invoice(
+        invoice.id,
+        gateway="paypal",
+        idempotency_key="pp-1",
+        return_url="https://lms.example/paypal/return",
+    )
+    assert started.status is PaymentStatus.REQUIRES_ACTION
+    assert started.next_action is not None and started.next_action.type == "approve"
+    assert started.next_action.url == f"https://www.paypal.com/checkoutnow?token={pp.ORDER_ID}"
+    assert shop.invoice(invoice.id).status is InvoiceStatus.OPEN
+
+    # The buyer approved at PayPal and came back to the return URL.
+    mock.get(ORDER_URL, json=pp.order("APPROVED"))  # our re-read
+    mock.get(ORDER_URL, json=pp.order("APPROVED"))  # the gateway's, before capturing
+    capture = mock.post(f"{ORDER_URL}/capture", json=pp.CAPTURED, status=201)
+    mock.get(ORDER_URL, json=pp.captured_order())  # verification before marking paid
+    paid = shop.billing.payments.confirm_payment(started.id, idempotency_key="approved")
+    assert capture.calls[0].request.headers["PayPal-Request-Id"] == f"{started.id}:confirm:approved"
+    assert paid.status is PaymentStatus.SUCCEEDED and paid.receipt_id is not None
+    assert shop.invoice(invoice.id).status is InvoiceStatus.PAID
+    settlement = paid.settlement
+    assert settlement is not None
+    assert (settlement.amount, settlement.fee, settlement.net, settlement.currency) == (
+        10000,
+        398,
+        9602,
+        "USD",
+    )

@@ -14,13 +14,16 @@ from lms_billing.clock import Clock, SystemClock, TestClock
 from lms_billing.errors import BillingError
 from lms_billing.hookspecs import hookimpl
 from lms_billing.money import Money, RoundingMode, format_money
+from lms_billing.settings import BillingSettings, SellerDetails
 
 __all__ = [
     "Billing",
     "BillingError",
+    "BillingSettings",
     "Clock",
     "Money",
     "RoundingMode",
+    "SellerDetails",
     "SystemClock",
     "TestClock",
     "__version__",

@@ -15,6 +15,7 @@ from pathlib import Path
 from lms_billing.billing import Billing
 from lms_billing.demo_invoice import DEMO_SETTINGS, issue_demo_invoice
 from lms_billing.demo_subscription import run_subscription_demo
+from lms_billing.demo_tax import run_tax_demo
 from lms_billing.domain.catalog import Price, ProductKind
 from lms_billing.domain.fx import FxRate
 from lms_billing.domain.pricing import Quote
@@ -171,6 +172,7 @@ def run_demo(
         if out is not None:
             course, seats = items[0][1], items[2][1]
             issue_demo_invoice(billing, course, seats, out, echo)
+    run_tax_demo(out, echo)  # EU B2C, EU B2B reverse charge and US sales tax
     run_subscription_demo(echo)  # a learner's membership over five simulated months
     return quotes
 

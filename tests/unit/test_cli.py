@@ -33,6 +33,16 @@ def test_demo_quotes_in_three_currencies_and_locales(
     assert "RCT-2026-000001" in receipt and "INV-2026-000001" in receipt
     assert (tmp_path / "receipt-RCT-2026-000001.pdf").read_bytes().startswith(b"%PDF-")
 
+    # Tax: French VAT for an evidenced B2C sale, reverse charge for a German business with a
+    # valid VAT id, New York sales tax for a US learner.
+    assert "[FR vat 20%]" in out and "total    €120.00" in out
+    assert "[DE vat 0% reverse charge]" in out and "note on the invoice: 'Reverse charge'" in out
+    assert "[US-NY sales_tax 4%]" in out and "total    $114.40" in out
+    reverse_charge = (tmp_path / "invoice-TAX-2026-000002-reverse-charge.html").read_text(
+        encoding="utf-8"
+    )
+    assert "Reverse charge" in reverse_charge and "DE136695976" in reverse_charge
+
     # Run again on the same database: idempotency keys replay, nothing is duplicated.
     assert main(["demo", "--out", str(tmp_path)]) == 0
     again = capsys.readouterr().out

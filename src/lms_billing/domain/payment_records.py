@@ -28,7 +28,6 @@ from lms_billing.domain.payments import (
 from lms_billing.errors import ValidationError
 from lms_billing.money import CurrencyCode, MinorUnits, SignedMinorUnits
 
-
 _COLLECTING = frozenset(
     {
         PaymentStatus.REQUIRES_CONFIRMATION,

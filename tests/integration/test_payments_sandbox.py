@@ -4,6 +4,7 @@ invoice is paid only after verification, a receipt is issued and settlement is r
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
@@ -274,3 +275,28 @@ def test_buy_refund_and_webhooks_in_memory_storage() -> None:
         assert shop.billing.payments.get(payment.id).refundable_amount == 4000
     finally:
         shop.billing.close()
+
+
+def test_concurrent_payments_of_one_invoice_charge_once(shop: Shop) -> None:
+    invoice = shop.open_invoice()
+    barrier = threading.Barrier(4)
+    outcomes: list[str] = []
+
+    def pay(index: int) -> None:
+        barrier.wait()
+        try:
+            payment = shop.billing.payments.pay_invoice(
+                invoice.id, idempotency_key=f"race-{index}", payment_method="pm_card_visa"
+            )
+            outcomes.append(payment.status.value)
+        except (ConflictError, InvalidStateTransitionError) as exc:
+            outcomes.append(exc.code)
+
+    threads = [threading.Thread(target=pay, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert outcomes.count("succeeded") == 1
+    assert len(sandbox_of(shop).list_balance_transactions()) == 1
+    assert len(shop.billing.invoices.list_receipts(invoice_id=invoice.id)) == 1

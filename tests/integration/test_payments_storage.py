@@ -47,6 +47,7 @@ def payment(customer_id: str, invoice_id: str, key: str, **changes: object) -> P
         request_hash="h",
         amount=4900,
         currency="USD",
+        status=PaymentStatus.FAILED,  # finished attempts: any number per invoice
         created_at=NOW,
         updated_at=NOW,
     )
@@ -100,7 +101,7 @@ def test_payments_are_unique_by_key_and_gateway_id_and_found_by_both(storage: St
         assert uow.payments.get_by_gateway_id("sandbox", "pi_1") == first
         assert uow.payments.get_by_gateway_id("stripe", "pi_1") is None
         assert len(uow.payments.list(invoice_id=invoice_id)) == 3
-        updated = first.model_copy(update={"status": PaymentStatus.SUCCEEDED})
+        updated = first.model_copy(update={"status": PaymentStatus.SUCCEEDED, "attempt": 2})
         assert uow.payments.update(updated) == 2
         uow.commit()
     with storage.unit_of_work() as uow:
@@ -205,3 +206,20 @@ def test_payment_methods_and_gateway_customers(storage: Storage) -> None:
     with storage.unit_of_work() as uow:
         assert uow.payment_methods.list(customer_id=customer_id) == []
         assert len(uow.payment_methods.list(customer_id=customer_id, active=None)) == 1
+
+
+def test_one_collecting_attempt_per_invoice(storage: Storage) -> None:
+    customer_id, invoice_id = seed(storage)
+    unsent = PaymentStatus.REQUIRES_CONFIRMATION
+    first = payment(customer_id, invoice_id, "c-1", status=unsent)
+    with storage.unit_of_work() as uow:
+        uow.payments.add(first)
+        uow.commit()
+    with storage.unit_of_work() as uow, pytest.raises(AlreadyExistsError):
+        uow.payments.add(payment(customer_id, invoice_id, "c-2", status=unsent))
+        uow.commit()
+    with storage.unit_of_work() as uow:  # once it ended, a new attempt may start
+        uow.payments.update(first.model_copy(update={"status": PaymentStatus.FAILED}))
+        uow.payments.add(payment(customer_id, invoice_id, "c-3", status=unsent))
+        uow.commit()
+        assert len(uow.payments.list(invoice_id=invoice_id)) == 2

@@ -51,3 +51,22 @@ def test_new_id_has_prefix() -> None:
     value = new_id("prod")
     assert value.startswith("prod_")
     assert len(value) == len("prod_") + 32
+
+
+def test_ids_never_look_like_card_numbers(monkeypatch: pytest.MonkeyPatch) -> None:
+    import uuid
+
+    from lms_billing import ids
+    from lms_billing.domain.card_data import contains_card_number
+
+    # A draw whose hex is one long digit run (Luhn-valid 16-digit PANs inside) is skipped.
+    draws = iter(
+        [
+            uuid.UUID("41111111-1111-7111-8111-111111111111"),
+            uuid.UUID("0192f0c3-a7b7-7c2e-9d4e-5f6a7b8c9d0e"),
+        ]
+    )
+    monkeypatch.setattr(ids, "uuid7", lambda: next(draws))
+    assert ids.new_id("pm") == "pm_0192f0c3a7b77c2e9d4e5f6a7b8c9d0e"
+    monkeypatch.undo()
+    assert not any(contains_card_number(ids.new_id("pm")) for _ in range(20_000))

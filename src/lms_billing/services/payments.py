@@ -23,6 +23,7 @@ from __future__ import annotations
 import builtins
 from collections.abc import Mapping
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from lms_billing.domain.card_data import reject_card_data
@@ -156,17 +157,26 @@ class PaymentService(PaymentPipeline):
             "metadata": dict(metadata or {}),
         }
         digest = request_hash(request)
+        start = partial(
+            self._start,
+            invoice_id,
+            idempotency_key,
+            digest,
+            gateway,
+            payment_method,
+            off_session,
+            capture,
+            return_url,
+            ip_address,
+            ip_country,
+            dict(metadata or {}),
+        )
         try:
-            payment = self._start(
-                invoice_id, idempotency_key, digest, gateway, payment_method,
-                off_session, capture, return_url, ip_address, ip_country, dict(metadata or {}),
-            )  # fmt: skip
+            payment = start()
         except AlreadyExistsError:
-            # A concurrent call with the same key recorded its attempt first: replay it.
-            payment = self._start(
-                invoice_id, idempotency_key, digest, gateway, payment_method,
-                off_session, capture, return_url, ip_address, ip_country, dict(metadata or {}),
-            )  # fmt: skip
+            # A concurrent call recorded its attempt first (same key, or another attempt on
+            # this invoice): run again to replay it or to report the conflict.
+            payment = start()
         return self._drive(payment)
 
     def _start(
@@ -403,8 +413,10 @@ class PaymentService(PaymentPipeline):
             "credit_note_id": credit_note_id,
             "reason": None if why is None else why.value,
         }
-        refund = self._reserve_refund(payment_id, amount, idempotency_key, request_hash(request),
-                                      credit_note_id, why)  # fmt: skip
+        digest = request_hash(request)
+        refund = self._reserve_refund(
+            payment_id, amount, idempotency_key, digest, credit_note_id, why
+        )
         note_reason = (
             CreditNoteReason(why.value)
             if why is not None and why.value in CreditNoteReason.__members__.values()

@@ -175,6 +175,12 @@ class Payment(_Frozen):
         (unsent, processing or authorized): at most one per invoice at a time."""
         return not self.blocked and self.status in _COLLECTING
 
+    @property
+    def holds_invoice(self) -> bool:
+        """Whether this attempt owns its invoice's collection slot: while it may still take
+        the money, and for good once it has (one successful charge per invoice, ever)."""
+        return self.collecting or (not self.blocked and self.status is PaymentStatus.SUCCEEDED)
+
 
 class Refund(_Frozen):
     """A refund of (part of) a payment, linked to the credit note that documents it."""

@@ -55,8 +55,9 @@ def _payment_columns(payment: Payment) -> dict[str, Any]:
         "gateway": payment.gateway,
         "gateway_payment_id": payment.gateway_payment_id,
         "idempotency_key": payment.idempotency_key,
-        # Unique: a second in-flight attempt on one invoice fails at the database.
-        "collecting_invoice_id": payment.invoice_id if payment.collecting else None,
+        # Unique: a second in-flight attempt on one invoice fails at the database, and so does
+        # one racing past a succeeded payment (whose row keeps the slot).
+        "collecting_invoice_id": payment.invoice_id if payment.holds_invoice else None,
         "status": payment.status.value,
         "amount": payment.amount,
         "currency": payment.currency,

@@ -60,6 +60,8 @@ def _cmd_billing_run(args: argparse.Namespace) -> int:
         result = billing.subscriptions.run_billing(
             at, batch_size=args.batch_size, worker_id=args.worker_id
         )
+        # Charging happens after the run's transactions commit, never inside them.
+        collected = billing.payments.collect_due(at) if args.collect else None
     print(
         f"Billing run {result.run_id} at {result.at.isoformat()} ({result.worker}): "
         f"{result.claimed} claimed, {result.renewed} renewed, "
@@ -68,6 +70,12 @@ def _cmd_billing_run(args: argparse.Namespace) -> int:
         f"{result.invoices_created} invoices created ({result.invoices_paid} paid), "
         f"{result.notices_sent} trial notices, {result.batches} batches."
     )
+    if collected is not None:
+        print(
+            f"Collection: {collected.attempted} attempted, {collected.paid} paid, "
+            f"{collected.failed} failed, {collected.exhausted} out of retries, "
+            f"{collected.deferred} deferred."
+        )
     return 0
 
 
@@ -106,6 +114,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--at", help="bill as of this ISO 8601 time with offset (default: now)")
     run.add_argument("--batch-size", type=int, default=500, help="subscriptions per transaction")
     run.add_argument("--worker-id", help="name recorded on the run (default: host:pid)")
+    run.add_argument(
+        "--no-collect",
+        dest="collect",
+        action="store_false",
+        help="only renew; skip charging new invoices and due dunning retries",
+    )
     run.set_defaults(handler=_cmd_billing_run)
 
     version = commands.add_parser("version", help="print the lms-billing version")

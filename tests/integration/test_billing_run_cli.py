@@ -26,8 +26,11 @@ def test_billing_run_command_renews_due_subscriptions_once(
     assert main([*args, "--batch-size", "2"]) == 0
     out = capsys.readouterr().out
     assert "3 claimed, 3 renewed" in out and "3 invoices created" in out and "2 batches" in out
-    assert main(args) == 0  # again at the same instant: nothing is due any more
-    assert "0 claimed, 0 renewed" in capsys.readouterr().out
+    # After the run commits, the new invoices are collected (no card on file: none is paid).
+    assert "Collection: " in out and "0 paid" in out
+    assert main([*args, "--no-collect"]) == 0  # again at the same instant: nothing is due
+    again = capsys.readouterr().out
+    assert "0 claimed, 0 renewed" in again and "Collection: " not in again
 
 
 def test_billing_run_rejects_a_time_without_offset(

@@ -14,6 +14,7 @@ from lms_billing.services.customers import CustomerService
 from lms_billing.services.invoicing import InvoiceService
 from lms_billing.services.payments import PaymentService
 from lms_billing.services.subscriptions import SubscriptionService
+from lms_billing.services.tax_reporting import TaxReportService
 from lms_billing.settings import BillingSettings
 from lms_billing.storage.base import Storage
 
@@ -67,6 +68,7 @@ class Billing:
         self.payments = PaymentService(ctx, invoices=self.invoices)
         # Renewal invoices are noted for payments.collect_due (charged after the batch).
         self.subscriptions.collector = self.payments.collector
+        self.tax_reports = TaxReportService(ctx)
 
     def close(self) -> None:
         """Release database connections."""

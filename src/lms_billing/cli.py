@@ -79,6 +79,21 @@ def _cmd_billing_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_tax_report(args: argparse.Namespace) -> int:
+    from datetime import date
+
+    from lms_billing.billing import Billing
+    from lms_billing.errors import ValidationError
+
+    try:
+        start, end = date.fromisoformat(args.start), date.fromisoformat(args.end)
+    except ValueError as exc:
+        raise ValidationError("--from and --to must be dates like 2026-01-31.") from exc
+    with Billing(_storage_url(args.storage_url), auto_migrate=False) as billing:
+        sys.stdout.write(billing.tax_reports.report_csv(start, end, period=args.period))
+    return 0
+
+
 def _cmd_version(args: argparse.Namespace) -> int:
     print(__version__)
     return 0
@@ -121,6 +136,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="only renew; skip charging new invoices and due dunning retries",
     )
     run.set_defaults(handler=_cmd_billing_run)
+
+    report = commands.add_parser(
+        "tax-report", help="tax per period and jurisdiction as CSV (for OSS / VAT returns)"
+    )
+    report.add_argument("--from", dest="start", required=True, help="first day, YYYY-MM-DD")
+    report.add_argument("--to", dest="end", required=True, help="last day, YYYY-MM-DD")
+    report.add_argument("--period", choices=["month", "quarter", "year"], default="quarter")
+    report.add_argument(
+        "--storage-url",
+        help=f"database URL (default: ${STORAGE_URL_ENV} or {DEFAULT_STORAGE_URL})",
+    )
+    report.set_defaults(handler=_cmd_tax_report)
 
     version = commands.add_parser("version", help="print the lms-billing version")
     version.set_defaults(handler=_cmd_version)

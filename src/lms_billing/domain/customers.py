@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
 from babel.core import Locale, UnknownLocaleError
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from lms_billing.clock import ensure_aware
 from lms_billing.errors import ValidationError
@@ -90,6 +90,30 @@ class TaxId(BaseModel):
     value: str = Field(min_length=1)
 
 
+class ExemptionCertificate(BaseModel):
+    """A tax exemption certificate held for a customer (e.g. a US resale certificate)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    certificate_id: str = Field(min_length=1)
+    jurisdiction: str = Field(min_length=2, description="'US-TX', 'CA', or '*' for all.")
+    valid_from: date
+    valid_until: date | None = None
+    reason: str = "exempt"
+
+    @field_validator("jurisdiction")
+    @classmethod
+    def _upper(cls, value: str) -> str:
+        return value.strip().upper()
+
+    def covers(self, jurisdiction: str, on: date) -> bool:
+        """True when this certificate exempts ``jurisdiction`` (or its country) on ``on``."""
+        if on < self.valid_from or (self.valid_until is not None and on > self.valid_until):
+            return False
+        wanted = jurisdiction.upper()
+        return self.jurisdiction in ("*", wanted, wanted.split("-", 1)[0])
+
+
 class CustomerProfile(BaseModel):
     """What the LMS User Service knows about a payer (returned by ``CustomerDirectory``)."""
 
@@ -104,6 +128,7 @@ class CustomerProfile(BaseModel):
     preferred_currency: CurrencyCode | None = None
     tax_ids: tuple[TaxId, ...] = ()
     tax_exempt: TaxExempt = TaxExempt.NONE
+    exemption_certificates: tuple[ExemptionCertificate, ...] = ()
 
 
 class Customer(CustomerProfile):
@@ -120,6 +145,8 @@ __all__ = [
     "Customer",
     "CustomerKind",
     "CustomerProfile",
+    "EmailAddress",
+    "ExemptionCertificate",
     "LocaleTag",
     "TaxExempt",
     "TaxId",

@@ -15,7 +15,13 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-from lms_billing.domain.customers import CustomerProfile, TaxExempt, TaxId, country_code
+from lms_billing.domain.customers import (
+    CustomerProfile,
+    ExemptionCertificate,
+    TaxExempt,
+    TaxId,
+    country_code,
+)
 from lms_billing.errors import InvalidAmountError, UnknownJurisdictionError, ValidationError
 from lms_billing.money import DEFAULT_ROUNDING, CurrencyCode, MinorUnits, RoundingMode
 
@@ -162,30 +168,6 @@ class SellerTaxProfile(BaseModel):
         return registration is not None and registration.registered
 
 
-class ExemptionCertificate(BaseModel):
-    """A tax exemption certificate held for a customer (e.g. a US resale certificate)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    certificate_id: str = Field(min_length=1)
-    jurisdiction: str = Field(min_length=2, description="'US-TX', 'CA', or '*' for all.")
-    valid_from: date
-    valid_until: date | None = None
-    reason: str = "exempt"
-
-    @field_validator("jurisdiction")
-    @classmethod
-    def _upper(cls, value: str) -> str:
-        return value.strip().upper()
-
-    def covers(self, jurisdiction: str, on: date) -> bool:
-        """True when this certificate exempts ``jurisdiction`` (or its country) on ``on``."""
-        if on < self.valid_from or (self.valid_until is not None and on > self.valid_until):
-            return False
-        wanted = jurisdiction.upper()
-        return self.jurisdiction in ("*", wanted, wanted.split("-", 1)[0])
-
-
 class TaxCustomer(BaseModel):
     """The buyer as tax engines see it."""
 
@@ -208,9 +190,12 @@ class TaxCustomer(BaseModel):
         cls,
         profile: CustomerProfile,
         *,
-        exemption_certificates: tuple[ExemptionCertificate, ...] = (),
+        exemption_certificates: tuple[ExemptionCertificate, ...] | None = None,
     ) -> TaxCustomer:
-        """Build from a customer profile; the profile must have an address with a country."""
+        """Build from a customer profile; the profile must have an address with a country.
+
+        Certificates default to those recorded on the profile.
+        """
         if profile.address is None:
             raise UnknownJurisdictionError(
                 "The customer has no address, so no tax jurisdiction.",
@@ -222,7 +207,11 @@ class TaxCustomer(BaseModel):
             postal_code=profile.address.postal_code,
             tax_ids=profile.tax_ids,
             tax_exempt=profile.tax_exempt,
-            exemption_certificates=exemption_certificates,
+            exemption_certificates=(
+                profile.exemption_certificates
+                if exemption_certificates is None
+                else exemption_certificates
+            ),
         )
 
     def is_exempt(self, jurisdiction: str, on: date) -> bool:

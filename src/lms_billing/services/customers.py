@@ -21,6 +21,7 @@ UPDATABLE_FIELDS = frozenset(
         "preferred_currency",
         "tax_ids",
         "tax_exempt",
+        "exemption_certificates",
         "metadata",
     }
 )

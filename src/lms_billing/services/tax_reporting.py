@@ -1,0 +1,137 @@
+"""Tax reports from stored documents: what an accountant files an OSS or VAT return from.
+
+Finalized invoices (``open``, ``paid``, ``uncollectible``) count on the day they were
+finalized, credit notes on the day they were issued, both in the seller's time zone
+(``settings.timezone``). Voided invoices never count: voiding says the invoice should not have
+been issued, so it carries no tax (correct an issued sale with a credit note instead). Lines
+with negative amounts (proration credits) reduce the totals exactly as credit notes do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from lms_billing.domain.invoice_models import LineTaxAmount
+from lms_billing.domain.invoices import Invoice, InvoiceStatus
+from lms_billing.domain.tax import TaxLine
+from lms_billing.errors import ValidationError
+from lms_billing.services._context import ServiceContext
+from lms_billing.storage.base import MAX_LIST_LIMIT
+from lms_billing.tax.report import (
+    ReportPeriod,
+    TaxedDocument,
+    TaxReportRow,
+    build_tax_report,
+    tax_report_csv,
+)
+
+REPORTED_STATUSES = frozenset({InvoiceStatus.OPEN, InvoiceStatus.PAID, InvoiceStatus.UNCOLLECTIBLE})
+
+
+def _tax_lines(line_id: str, taxes: Sequence[LineTaxAmount], *, negative: bool) -> list[TaxLine]:
+    """The report's (non-negative) tax lines for one side: charges, or credits mirrored."""
+    lines = []
+    for tax in taxes:
+        if (tax.taxable_amount < 0 or tax.amount < 0) != negative:
+            continue
+        lines.append(
+            TaxLine(
+                line_id=line_id,
+                jurisdiction=tax.jurisdiction,
+                tax_type=tax.tax_type,
+                rate=tax.rate,
+                taxable_amount=abs(tax.taxable_amount),
+                tax_amount=abs(tax.amount),
+                reverse_charge=tax.reverse_charge,
+                reason=tax.reason or "taxed",
+                inclusive=tax.inclusive,
+            )
+        )
+    return lines
+
+
+def invoice_documents(invoice: Invoice, issued_on: date) -> list[TaxedDocument]:
+    """An invoice as report documents: its charges, and its credit lines as a credit."""
+    documents = []
+    for negative in (False, True):
+        lines = [
+            tax_line
+            for line in invoice.lines
+            for tax_line in _tax_lines(line.id, line.tax_amounts, negative=negative)
+        ]
+        if lines:
+            documents.append(
+                TaxedDocument(
+                    document_id=invoice.number or invoice.id,
+                    issued_on=issued_on,
+                    currency=invoice.currency,
+                    lines=tuple(lines),
+                    credit_note=negative,
+                )
+            )
+    return documents
+
+
+class TaxReportService:
+    """``billing.tax_reports``: totals per period and jurisdiction, and their CSV export."""
+
+    def __init__(self, ctx: ServiceContext) -> None:
+        self._ctx = ctx
+
+    def _local_date(self, moment: datetime) -> date:
+        return moment.astimezone(ZoneInfo(self._ctx.settings.timezone)).date()
+
+    def documents(self, start: date, end: date) -> Iterator[TaxedDocument]:
+        """Every taxed document issued from ``start`` to ``end`` (inclusive), page by page."""
+        if end < start:
+            raise ValidationError("The report's end is before its start.", start=start, end=end)
+        with self._ctx.storage.unit_of_work() as uow:
+            after: str | None = None
+            while page := uow.invoices.list(limit=MAX_LIST_LIMIT, starting_after=after):
+                for invoice in page:
+                    if invoice.status in REPORTED_STATUSES and invoice.finalized_at is not None:
+                        issued_on = self._local_date(invoice.finalized_at)
+                        if start <= issued_on <= end:
+                            yield from invoice_documents(invoice, issued_on)
+                after = page[-1].id
+            after = None
+            while notes := uow.credit_notes.list(limit=MAX_LIST_LIMIT, starting_after=after):
+                for note in notes:
+                    issued_on = self._local_date(note.created_at)
+                    if not start <= issued_on <= end:
+                        continue
+                    lines = [
+                        tax_line
+                        for line in note.lines
+                        for tax_line in _tax_lines(
+                            line.invoice_line_id, line.tax_amounts, negative=False
+                        )
+                    ]
+                    if lines:
+                        yield TaxedDocument(
+                            document_id=note.number,
+                            issued_on=issued_on,
+                            currency=note.currency,
+                            lines=tuple(lines),
+                            credit_note=True,
+                        )
+                after = notes[-1].id
+
+    def report(
+        self, start: date, end: date, *, period: ReportPeriod | str = ReportPeriod.QUARTER
+    ) -> tuple[TaxReportRow, ...]:
+        """Rows per period, jurisdiction, tax type, rate and currency (minor units)."""
+        return build_tax_report(
+            self.documents(start, end), period=ReportPeriod(period), start=start, end=end
+        )
+
+    def report_csv(
+        self, start: date, end: date, *, period: ReportPeriod | str = ReportPeriod.QUARTER
+    ) -> str:
+        """The report as CSV (amounts in major units), ready for a spreadsheet."""
+        return tax_report_csv(self.report(start, end, period=period))
+
+
+__all__ = ["REPORTED_STATUSES", "TaxReportService", "invoice_documents"]

@@ -21,10 +21,12 @@ if TYPE_CHECKING:
     from lms_billing.domain.fx import FxRate
     from lms_billing.domain.notifications import Notification
     from lms_billing.domain.payments import (
+        BalanceTransaction,
         GatewayCustomer,
         PaymentMethodDetails,
         PaymentRequest,
         PaymentResult,
+        Payout,
         RefundRequest,
         RefundResult,
         WebhookEvent,
@@ -49,6 +51,12 @@ class PaymentGateway(Protocol):
         self, customer: CustomerProfile, *, idempotency_key: str
     ) -> GatewayCustomer: ...
 
+    def update_customer(
+        self, gateway_customer_id: str, customer: CustomerProfile, *, idempotency_key: str
+    ) -> GatewayCustomer:
+        """Copy a changed profile (email, name, address) to the provider's customer."""
+        ...
+
     def attach_payment_method(
         self, gateway_customer_id: str, token: str, *, idempotency_key: str
     ) -> PaymentMethodDetails: ...
@@ -72,6 +80,29 @@ class PaymentGateway(Protocol):
     def parse_webhook(self, payload: bytes, headers: dict[str, str]) -> WebhookEvent:
         """Verify the signature and normalize; raise ``ValidationError`` when it fails."""
         ...
+
+
+@runtime_checkable
+class ReconciliationSource(Protocol):
+    """What a gateway reports for reconciliation: money settled and paid out to the bank.
+
+    Optional: a gateway that implements it lets finance match payments to payouts. Lists are
+    newest first; ``payout_id`` narrows balance transactions to one payout.
+    """
+
+    name: str
+
+    def list_balance_transactions(
+        self,
+        *,
+        created_after: datetime | None = None,
+        payout_id: str | None = None,
+        limit: int = 100,
+    ) -> list[BalanceTransaction]: ...
+
+    def list_payouts(
+        self, *, created_after: datetime | None = None, limit: int = 100
+    ) -> list[Payout]: ...
 
 
 @runtime_checkable
@@ -157,6 +188,7 @@ __all__ = [
     "Notifier",
     "PaymentGateway",
     "ProductCatalog",
+    "ReconciliationSource",
     "StorageBackend",
     "TaxEngine",
 ]

@@ -204,6 +204,19 @@ class PayPalGateway:
             metadata={"external_id": customer.external_id},
         )
 
+    def update_customer(
+        self, gateway_customer_id: str, customer: CustomerProfile, *, idempotency_key: str
+    ) -> GatewayCustomer:
+        """Nothing to update at PayPal (no customer object; payer details come with each
+        order): returns the customer as lms-billing now knows it (no API call)."""
+        return GatewayCustomer(
+            id=gateway_customer_id,
+            gateway=self.name,
+            email=customer.email,
+            name=customer.name,
+            metadata={"external_id": customer.external_id},
+        )
+
     def attach_payment_method(
         self, gateway_customer_id: str, token: str, *, idempotency_key: str
     ) -> PaymentMethodDetails:

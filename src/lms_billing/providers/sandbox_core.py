@@ -8,7 +8,7 @@ import json
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar, cast
 
@@ -77,6 +77,7 @@ class _State:
     refunds: dict[str, RefundResult] = field(default_factory=dict)
     balance: dict[str, BalanceTransaction] = field(default_factory=dict)
     paid_out: set[str] = field(default_factory=set)
+    payout_members: dict[str, tuple[str, ...]] = field(default_factory=dict)
     payouts: dict[str, Payout] = field(default_factory=dict)
     idempotency: dict[str, tuple[str, str, Any]] = field(default_factory=dict)
     webhooks: list[SignedWebhook] = field(default_factory=list)
@@ -146,9 +147,22 @@ class SandboxCore:
 
     # --- reconciliation --------------------------------------------------------------------
 
-    def list_balance_transactions(self) -> list[BalanceTransaction]:
-        """Every balance transaction (charges, refunds, payouts), oldest first."""
-        return list(self._state.balance.values())
+    def list_balance_transactions(
+        self,
+        *,
+        created_after: datetime | None = None,
+        payout_id: str | None = None,
+        limit: int = 100,
+    ) -> list[BalanceTransaction]:
+        """Balance transactions (charges, refunds, payouts), newest first, as Stripe lists
+        them; ``payout_id`` gives those settled in that payout."""
+        found = list(reversed(self._state.balance.values()))
+        if payout_id is not None:
+            members = set(self._state.payout_members.get(payout_id, ()))
+            found = [txn for txn in found if txn.id in members]
+        if created_after is not None:
+            found = [txn for txn in found if txn.created is None or txn.created >= created_after]
+        return found[:limit]
 
     def create_payout(self, currency: str, *, idempotency_key: str) -> Payout:
         """Pay out the whole balance in ``currency`` (available at once in the sandbox)."""
@@ -172,6 +186,7 @@ class SandboxCore:
             payout_id = new_id("po_sbx")
             txn = self._balance_transaction("payout", payout_id, -total, code, fee=0)
             self._state.paid_out.update(t.id for t in pending)
+            self._state.payout_members[payout_id] = tuple(t.id for t in pending)
             payout = Payout(
                 id=payout_id,
                 gateway=self.name,
@@ -188,8 +203,14 @@ class SandboxCore:
 
         return self._idempotent(idempotency_key, "payout", code, run)
 
-    def list_payouts(self) -> list[Payout]:
-        return list(self._state.payouts.values())
+    def list_payouts(
+        self, *, created_after: datetime | None = None, limit: int = 100
+    ) -> list[Payout]:
+        """Payouts to the bank, newest first."""
+        found = list(reversed(self._state.payouts.values()))
+        if created_after is not None:
+            found = [p for p in found if p.created is None or p.created >= created_after]
+        return found[:limit]
 
     # --- webhooks --------------------------------------------------------------------------
 

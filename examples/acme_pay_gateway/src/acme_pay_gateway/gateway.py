@@ -58,6 +58,11 @@ class AcmePayGateway:
     ) -> GatewayCustomer:
         return GatewayCustomer(id=_id("acme_cus"), gateway=self.name, email=customer.email)
 
+    def update_customer(
+        self, gateway_customer_id: str, customer: CustomerProfile, *, idempotency_key: str
+    ) -> GatewayCustomer:
+        return GatewayCustomer(id=gateway_customer_id, gateway=self.name, email=customer.email)
+
     def attach_payment_method(
         self, gateway_customer_id: str, token: str, *, idempotency_key: str
     ) -> PaymentMethodDetails:

@@ -111,9 +111,11 @@ class DocumentView:
 
 
 class _Fmt:
-    """Formatting helpers bound to one locale, currency and time zone."""
+    """Formatting helpers and labels bound to one locale, currency and time zone."""
 
-    def __init__(self, locale: str, currency: str, timezone: str) -> None:
+    def __init__(
+        self, locale: str, currency: str, timezone: str, labels: Mapping[str, str] | None
+    ) -> None:
         try:
             self.locale = Locale.parse(locale.replace("-", "_"))
         except (UnknownLocaleError, ValueError, TypeError) as exc:
@@ -124,6 +126,8 @@ class _Fmt:
             raise ValidationError(f"Unknown time zone {timezone!r}.", timezone=timezone) from exc
         self.tag = str(self.locale)
         self.currency = currency
+        # The locale's labels with the host's overrides on top.
+        self.labels = labels_for(self.tag, labels)
 
     def money(self, minor: int) -> str:
         return format_money(from_minor_units(minor, self.currency, allow_negative=True), self.tag)
@@ -216,16 +220,77 @@ def _footer(seller: SellerDetails, labels: Mapping[str, str], extra: str | None)
     return tuple(footer)
 
 
-def invoice_buyer(invoice: Invoice) -> Party | None:
-    """The buyer snapshot stored on the invoice, if it has a name."""
-    if not invoice.customer_name:
+def _document_view(
+    kind: str,
+    fmt: _Fmt,
+    seller: SellerDetails,
+    buyer: Party | None,
+    *,
+    number: str,
+    status: str | None,
+    meta: Sequence[Row],
+    lines: Sequence[LineView],
+    totals: Sequence[Row],
+    tax_rows: tuple[TaxRowView, ...] = (),
+    notes: Sequence[str] = (),
+    footer: str | None = None,
+) -> DocumentView:
+    """What every document prints alike: the title (the label named like ``kind``), the
+    reader's locale, both parties, the footer (plus the document's own ``footer`` line)."""
+    text = fmt.labels
+    return DocumentView(
+        kind=kind,
+        title=text[kind],
+        number=number,
+        status=status,
+        locale=fmt.tag,
+        lang=fmt.locale.language,
+        meta=tuple(meta),
+        seller=_party(seller, fmt, text),
+        buyer=None if buyer is None else _party(buyer, fmt, text),
+        lines=tuple(lines),
+        totals=tuple(totals),
+        tax_rows=tax_rows,
+        notes=tuple(notes),
+        footer=_footer(seller, text, footer),
+        labels=text,
+    )
+
+
+def _line_view(
+    fmt: _Fmt,
+    description: str,
+    amount: int,
+    *,
+    quantity: int | None = None,
+    unit_amount: int | None = None,
+    details: Sequence[str] = (),
+) -> LineView:
+    """A table row; a missing quantity or unit price prints as an empty cell."""
+    return LineView(
+        description=description,
+        details=tuple(details),
+        quantity="" if quantity is None else fmt.number(quantity),
+        unit_price="" if unit_amount is None else fmt.money(unit_amount),
+        amount=fmt.money(amount),
+    )
+
+
+def _customer_snapshot(document: Invoice | Receipt) -> Party | None:
+    """The buyer as stored on an invoice or receipt when it was issued, if it has a name."""
+    if not document.customer_name:
         return None
     return Party(
-        name=invoice.customer_name,
-        email=invoice.customer_email,
-        address=invoice.customer_address,
-        tax_ids=invoice.customer_tax_ids,
+        name=document.customer_name,
+        email=document.customer_email,
+        address=document.customer_address,
+        tax_ids=document.customer_tax_ids,
     )
+
+
+def invoice_buyer(invoice: Invoice) -> Party | None:
+    """The buyer snapshot stored on the invoice, if it has a name."""
+    return _customer_snapshot(invoice)
 
 
 def invoice_view(
@@ -238,8 +303,8 @@ def invoice_view(
     buyer: Party | None = None,
 ) -> DocumentView:
     """The localized view of an invoice (any status; drafts print without a number)."""
-    fmt = _Fmt(locale, invoice.currency, timezone)
-    text = labels_for(fmt.tag, labels)
+    fmt = _Fmt(locale, invoice.currency, timezone, labels)
+    text = fmt.labels
     issued = invoice.finalized_at or invoice.created_at
     meta = [Row(text["invoice_number"], invoice.number or text["status_draft"])]
     meta.append(Row(text["date_of_issue"], fmt.date(issued)))
@@ -247,6 +312,7 @@ def invoice_view(
         meta.append(Row(text["due_date"], fmt.date(invoice.due_date)))
     if invoice.paid_at is not None:
         meta.append(Row(text["date_paid"], fmt.date(invoice.paid_at)))
+    coupons = {c.id: c.name or c.id for c in invoice.coupons}
     lines = []
     for line in invoice.lines:
         details = []
@@ -254,18 +320,18 @@ def invoice_view(
             details.append(f"{fmt.date(line.period.start)} \u2013 {fmt.date(line.period.end)}")
         if line.proration:
             details.append(text["proration"])
-        coupons = {c.id: c.name or c.id for c in invoice.coupons}
         details.extend(
             f"{text['discount']} ({coupons.get(d.coupon_id, d.coupon_id)}): {fmt.money(-d.amount)}"
             for d in line.discount_amounts
         )
         lines.append(
-            LineView(
-                description=line.description,
-                details=tuple(details),
-                quantity=fmt.number(line.quantity),
-                unit_price="" if line.unit_amount is None else fmt.money(line.unit_amount),
-                amount=fmt.money(line.amount),
+            _line_view(
+                fmt,
+                line.description,
+                line.amount,
+                quantity=line.quantity,
+                unit_amount=line.unit_amount,
+                details=details,
             )
         )
     totals = [Row(text["subtotal"], fmt.money(invoice.subtotal))]
@@ -291,23 +357,19 @@ def invoice_view(
         notes.append(invoice.description)
     if seller.payment_instructions and invoice.amount_remaining:
         notes.append(seller.payment_instructions)
-    party = buyer or invoice_buyer(invoice)
-    return DocumentView(
-        kind="invoice",
-        title=text["invoice"],
+    return _document_view(
+        "invoice",
+        fmt,
+        seller,
+        buyer or invoice_buyer(invoice),
         number=invoice.number or "",
         status=text[f"status_{invoice.status.value}"],
-        locale=fmt.tag,
-        lang=fmt.locale.language,
-        meta=tuple(meta),
-        seller=_party(seller, fmt, text),
-        buyer=None if party is None else _party(party, fmt, text),
-        lines=tuple(lines),
-        totals=tuple(totals),
+        meta=meta,
+        lines=lines,
+        totals=totals,
         tax_rows=_tax_rows(taxes, fmt, text),
-        notes=tuple(notes),
-        footer=_footer(seller, text, invoice.footer),
-        labels=text,
+        notes=notes,
+        footer=invoice.footer,
     )
 
 
@@ -320,24 +382,14 @@ def receipt_view(
     labels: Mapping[str, str] | None = None,
 ) -> DocumentView:
     """The localized view of a payment receipt."""
-    fmt = _Fmt(locale, receipt.currency, timezone)
-    text = labels_for(fmt.tag, labels)
+    fmt = _Fmt(locale, receipt.currency, timezone, labels)
+    text = fmt.labels
     meta = [Row(text["receipt_number"], receipt.number)]
     if receipt.invoice_number:
         meta.append(Row(text["invoice_reference"], receipt.invoice_number))
     meta.append(Row(text["date_paid"], fmt.date(receipt.paid_at)))
     if receipt.payment_method:
         meta.append(Row(text["payment_method"], receipt.payment_method))
-    lines = tuple(
-        LineView(
-            description=line.description,
-            details=(),
-            quantity="" if line.quantity is None else fmt.number(line.quantity),
-            unit_price="",
-            amount=fmt.money(line.amount),
-        )
-        for line in receipt.lines
-    )
     totals = []
     if receipt.invoice_total is not None:
         totals.append(Row(text["total"], fmt.money(receipt.invoice_total)))
@@ -346,30 +398,20 @@ def receipt_view(
     totals.append(Row(text["amount_paid"], fmt.money(receipt.amount_paid), strong=True))
     if receipt.amount_remaining:
         totals.append(Row(text["amount_remaining"], fmt.money(receipt.amount_remaining)))
-    buyer = None
-    if receipt.customer_name:
-        buyer = Party(
-            name=receipt.customer_name,
-            email=receipt.customer_email,
-            address=receipt.customer_address,
-            tax_ids=receipt.customer_tax_ids,
-        )
-    return DocumentView(
-        kind="receipt",
-        title=text["receipt"],
+    return _document_view(
+        "receipt",
+        fmt,
+        seller,
+        _customer_snapshot(receipt),
         number=receipt.number,
         status=None,
-        locale=fmt.tag,
-        lang=fmt.locale.language,
-        meta=tuple(meta),
-        seller=_party(seller, fmt, text),
-        buyer=None if buyer is None else _party(buyer, fmt, text),
-        lines=lines,
-        totals=tuple(totals),
-        tax_rows=(),
-        notes=tuple(x for x in (receipt.description,) if x),
-        footer=_footer(seller, text, None),
-        labels=text,
+        meta=meta,
+        lines=[
+            _line_view(fmt, line.description, line.amount, quantity=line.quantity)
+            for line in receipt.lines
+        ],
+        totals=totals,
+        notes=[x for x in (receipt.description,) if x],
     )
 
 
@@ -383,8 +425,8 @@ def credit_note_view(
     buyer: Party | None = None,
 ) -> DocumentView:
     """The localized view of a credit note; pass the invoice's buyer as ``buyer``."""
-    fmt = _Fmt(locale, note.currency, timezone)
-    text = labels_for(fmt.tag, labels)
+    fmt = _Fmt(locale, note.currency, timezone, labels)
+    text = fmt.labels
     meta = [Row(text["credit_note_number"], note.number)]
     if note.invoice_number:
         meta.append(Row(text["invoice_reference"], note.invoice_number))
@@ -399,12 +441,13 @@ def credit_note_view(
             if gross != line.amount:  # the invoice line was discounted: say by how much
                 details = (f"{text['discount']}: {fmt.money(line.amount - gross)}",)
         lines.append(
-            LineView(
-                description=line.description,
+            _line_view(
+                fmt,
+                line.description,
+                line.amount,
+                quantity=line.quantity,
+                unit_amount=line.unit_amount,
                 details=details,
-                quantity="" if line.quantity is None else fmt.number(line.quantity),
-                unit_price="" if line.unit_amount is None else fmt.money(line.unit_amount),
-                amount=fmt.money(line.amount),
             )
         )
     taxes = [t for line in note.lines for t in line.tax_amounts]
@@ -422,22 +465,18 @@ def credit_note_view(
     notes = _legal_notes((), any(t.reverse_charge for t in taxes), text)
     if note.memo:
         notes.append(note.memo)
-    return DocumentView(
-        kind="credit_note",
-        title=text["credit_note"],
+    return _document_view(
+        "credit_note",
+        fmt,
+        seller,
+        buyer,
         number=note.number,
         status=None if note.status.value == "issued" else text["status_void"],
-        locale=fmt.tag,
-        lang=fmt.locale.language,
-        meta=tuple(meta),
-        seller=_party(seller, fmt, text),
-        buyer=None if buyer is None else _party(buyer, fmt, text),
-        lines=tuple(lines),
-        totals=tuple(totals),
+        meta=meta,
+        lines=lines,
+        totals=totals,
         tax_rows=_tax_rows(taxes, fmt, text),
-        notes=tuple(notes),
-        footer=_footer(seller, text, None),
-        labels=text,
+        notes=notes,
     )
 
 

@@ -14,22 +14,17 @@ from pathlib import Path
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, select_autoescape
 from jinja2 import TemplateError as JinjaTemplateError
 
-from lms_billing.domain.credit_notes import CreditNote
-from lms_billing.domain.invoices import Invoice
-from lms_billing.domain.receipts import Receipt
 from lms_billing.errors import ConfigurationError
-from lms_billing.rendering.context import (
-    DocumentView,
-    Party,
-    SellerDetails,
-    credit_note_view,
-    invoice_view,
-    receipt_view,
-)
+from lms_billing.rendering._renderer import DocumentRenderer
+from lms_billing.rendering.context import DocumentView
 
 
-class HtmlRenderer:
-    """Renders invoices, receipts and credit notes to HTML strings (autoescaped)."""
+class HtmlRenderer(DocumentRenderer[str]):
+    """Renders invoices, receipts and credit notes to HTML strings (autoescaped).
+
+    ``render_invoice``, ``render_receipt`` and ``render_credit_note`` (from
+    :class:`~lms_billing.rendering._renderer.DocumentRenderer`) return the HTML page.
+    """
 
     def __init__(
         self,
@@ -39,6 +34,7 @@ class HtmlRenderer:
     ) -> None:
         """``template_dir`` overrides built-in templates; ``labels`` maps a language
         (``"de"``) to label overrides (see :mod:`lms_billing.rendering.labels`)."""
+        super().__init__(labels=labels)
         loaders: list[FileSystemLoader | PackageLoader] = []
         if template_dir is not None:
             path = Path(template_dir)
@@ -52,10 +48,6 @@ class HtmlRenderer:
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        self._labels = dict(labels or {})
-
-    def _labels_for(self, locale: str) -> Mapping[str, str] | None:
-        return self._labels.get(locale.replace("-", "_").split("_", 1)[0].lower())
 
     def render_view(self, view: DocumentView, template: str | None = None) -> str:
         """Render an already built view with ``template`` (default ``<kind>.html``)."""
@@ -64,60 +56,6 @@ class HtmlRenderer:
             return self.environment.get_template(name).render(doc=view)
         except JinjaTemplateError as exc:
             raise ConfigurationError(f"Template {name} failed: {exc}", template=name) from exc
-
-    def render_invoice(
-        self,
-        invoice: Invoice,
-        seller: SellerDetails,
-        *,
-        locale: str = "en_US",
-        timezone: str = "UTC",
-        buyer: Party | None = None,
-    ) -> str:
-        """The invoice as an HTML page in ``locale`` (dates in ``timezone``)."""
-        view = invoice_view(
-            invoice,
-            seller,
-            locale=locale,
-            timezone=timezone,
-            labels=self._labels_for(locale),
-            buyer=buyer,
-        )
-        return self.render_view(view)
-
-    def render_receipt(
-        self,
-        receipt: Receipt,
-        seller: SellerDetails,
-        *,
-        locale: str = "en_US",
-        timezone: str = "UTC",
-    ) -> str:
-        """The receipt as an HTML page."""
-        view = receipt_view(
-            receipt, seller, locale=locale, timezone=timezone, labels=self._labels_for(locale)
-        )
-        return self.render_view(view)
-
-    def render_credit_note(
-        self,
-        note: CreditNote,
-        seller: SellerDetails,
-        *,
-        locale: str = "en_US",
-        timezone: str = "UTC",
-        buyer: Party | None = None,
-    ) -> str:
-        """The credit note as an HTML page; pass the invoice's buyer as ``buyer``."""
-        view = credit_note_view(
-            note,
-            seller,
-            locale=locale,
-            timezone=timezone,
-            labels=self._labels_for(locale),
-            buyer=buyer,
-        )
-        return self.render_view(view)
 
 
 __all__ = ["HtmlRenderer"]

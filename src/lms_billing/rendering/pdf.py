@@ -17,18 +17,9 @@ from typing import Any
 
 from fpdf import FPDF
 
-from lms_billing.domain.credit_notes import CreditNote
-from lms_billing.domain.invoices import Invoice
-from lms_billing.domain.receipts import Receipt
 from lms_billing.errors import ConfigurationError
-from lms_billing.rendering.context import (
-    DocumentView,
-    Party,
-    SellerDetails,
-    credit_note_view,
-    invoice_view,
-    receipt_view,
-)
+from lms_billing.rendering._renderer import DocumentRenderer
+from lms_billing.rendering.context import DocumentView, PartyView
 
 DEFAULT_FONT_DIRS: tuple[str, ...] = (
     "/usr/share/fonts",
@@ -135,8 +126,12 @@ class _Document(FPDF):
         self.cell(0, 4, f"{self.page_label} {self.page_no()}/{{nb}}", align="C")
 
 
-class PdfRenderer:
-    """Renders invoices, receipts and credit notes to PDF bytes."""
+class PdfRenderer(DocumentRenderer[bytes]):
+    """Renders invoices, receipts and credit notes to PDF bytes.
+
+    ``render_invoice``, ``render_receipt`` and ``render_credit_note`` (from
+    :class:`~lms_billing.rendering._renderer.DocumentRenderer`) return the PDF file.
+    """
 
     def __init__(
         self,
@@ -145,9 +140,9 @@ class PdfRenderer:
         font_dirs: Sequence[str | Path] = DEFAULT_FONT_DIRS,
         labels: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
+        super().__init__(labels=labels)
         self._fonts = fonts
         self._font_dirs = tuple(font_dirs)
-        self._labels = dict(labels or {})
 
     @property
     def fonts(self) -> FontSet:
@@ -155,55 +150,6 @@ class PdfRenderer:
         if self._fonts is None:
             self._fonts = find_fonts(self._font_dirs)
         return self._fonts
-
-    def _labels_for(self, locale: str) -> Mapping[str, str] | None:
-        return self._labels.get(locale.replace("-", "_").split("_", 1)[0].lower())
-
-    def render_invoice(
-        self,
-        invoice: Invoice,
-        seller: SellerDetails,
-        *,
-        locale: str = "en_US",
-        timezone: str = "UTC",
-        buyer: Party | None = None,
-    ) -> bytes:
-        """The invoice as a PDF in ``locale``."""
-        labels = self._labels_for(locale)
-        view = invoice_view(
-            invoice, seller, locale=locale, timezone=timezone, labels=labels, buyer=buyer
-        )
-        return self.render_view(view)
-
-    def render_receipt(
-        self,
-        receipt: Receipt,
-        seller: SellerDetails,
-        *,
-        locale: str = "en_US",
-        timezone: str = "UTC",
-    ) -> bytes:
-        """The receipt as a PDF."""
-        labels = self._labels_for(locale)
-        return self.render_view(
-            receipt_view(receipt, seller, locale=locale, timezone=timezone, labels=labels)
-        )
-
-    def render_credit_note(
-        self,
-        note: CreditNote,
-        seller: SellerDetails,
-        *,
-        locale: str = "en_US",
-        timezone: str = "UTC",
-        buyer: Party | None = None,
-    ) -> bytes:
-        """The credit note as a PDF; pass the invoice's buyer as ``buyer``."""
-        labels = self._labels_for(locale)
-        view = credit_note_view(
-            note, seller, locale=locale, timezone=timezone, labels=labels, buyer=buyer
-        )
-        return self.render_view(view)
 
     def render_view(self, view: DocumentView) -> bytes:
         """Draw a localized view as a one- or multi-page A4 PDF."""
@@ -271,12 +217,7 @@ def _header(pdf: FPDF, view: DocumentView) -> None:
     top = pdf.get_y()
     _text(pdf, 14, bold=True)
     pdf.multi_cell(95, 7, view.seller.name, new_x="LMARGIN", new_y="NEXT")
-    _text(pdf, 9)
-    for line in (*view.seller.lines, view.seller.email or ""):
-        if line:
-            pdf.cell(95, 4.5, line, new_x="LMARGIN", new_y="NEXT")
-    for tax_id in view.seller.tax_ids:
-        pdf.cell(95, 4.5, tax_id, new_x="LMARGIN", new_y="NEXT")
+    _party_details(pdf, view.seller, 95)
     left_bottom = pdf.get_y()
 
     right = _MARGIN + _WIDTH - 80
@@ -301,13 +242,18 @@ def _header(pdf: FPDF, view: DocumentView) -> None:
         pdf.cell(0, 5, view.labels["bill_to"].upper(), new_x="LMARGIN", new_y="NEXT")
         _text(pdf, 10, bold=True)
         pdf.cell(0, 5, view.buyer.name, new_x="LMARGIN", new_y="NEXT")
-        _text(pdf, 9)
-        for line in (*view.buyer.lines, view.buyer.email or ""):
-            if line:
-                pdf.cell(0, 4.5, line, new_x="LMARGIN", new_y="NEXT")
-        for tax_id in view.buyer.tax_ids:
-            pdf.cell(0, 4.5, tax_id, new_x="LMARGIN", new_y="NEXT")
+        _party_details(pdf, view.buyer, 0)
         pdf.ln(6)
+
+
+def _party_details(pdf: FPDF, party: PartyView, width: float) -> None:
+    """Address lines, email and tax ids under a party's name, one per line."""
+    _text(pdf, 9)
+    for line in (*party.lines, party.email or ""):
+        if line:
+            pdf.cell(width, 4.5, line, new_x="LMARGIN", new_y="NEXT")
+    for tax_id in party.tax_ids:
+        pdf.cell(width, 4.5, tax_id, new_x="LMARGIN", new_y="NEXT")
 
 
 _COLUMNS = (96.0, 18.0, 30.0, 30.0)  # description, quantity, unit price, amount

@@ -5,10 +5,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from lms_billing.errors import ValidationError
-from lms_billing.rendering.context import credit_note_view, invoice_view, receipt_view
+from lms_billing.rendering.context import (
+    credit_note_view,
+    invoice_buyer,
+    invoice_view,
+    receipt_view,
+)
 from lms_billing.rendering.html import HtmlRenderer
 from lms_billing.services._context import ServiceContext
-from lms_billing.services._invoicing_support import RenderFormat, buyer_of, seller_for_rendering
+from lms_billing.services._invoicing_support import RenderFormat, seller_for_rendering
 from lms_billing.storage.base import UnitOfWork
 
 if TYPE_CHECKING:
@@ -76,7 +81,7 @@ class DocumentRenderer:
             seller_for_rendering(settings),
             locale=tag,
             timezone=settings.timezone,
-            buyer=buyer_of(invoice),
+            buyer=invoice_buyer(invoice),
         )
         return self._draw(view, format)
 

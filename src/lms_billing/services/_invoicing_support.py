@@ -37,7 +37,7 @@ from lms_billing.domain.tax import LocationEvidence, TaxCustomer
 from lms_billing.errors import ConfigurationError, InvoiceNotEditableError, ValidationError
 from lms_billing.ids import new_id
 from lms_billing.ports import TaxEngine
-from lms_billing.rendering.context import Party, SellerDetails
+from lms_billing.rendering.context import SellerDetails
 from lms_billing.settings import BillingSettings
 from lms_billing.storage.base import UnitOfWork
 from lms_billing.tax.chain import chain_by_name
@@ -239,22 +239,10 @@ def seller_for_rendering(settings: BillingSettings) -> SellerDetails:
     return settings.seller.for_rendering()
 
 
-def buyer_of(invoice: Invoice) -> Party | None:
-    if not invoice.customer_name:
-        return None
-    return Party(
-        name=invoice.customer_name,
-        email=invoice.customer_email,
-        address=invoice.customer_address,
-        tax_ids=invoice.customer_tax_ids,
-    )
-
-
 __all__ = [
     "InvoicePayment",
     "RenderFormat",
     "apply_tax",
-    "buyer_of",
     "next_number",
     "price_line",
     "record_balance",

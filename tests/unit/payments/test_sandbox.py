@@ -25,8 +25,10 @@ from lms_billing.errors import (
     WebhookSignatureError,
 )
 from lms_billing.ports import PaymentGateway
-from lms_billing.providers.sandbox import SIGNATURE_HEADER, SandboxGateway
+from lms_billing.providers.sandbox import SIGNATURE_HEADER, SandboxGateway, SignedWebhook
 from lms_billing.providers.sandbox_cards import MAGIC_AMOUNTS
+
+from .helpers import pay
 
 
 @pytest.fixture
@@ -45,11 +47,7 @@ def test_satisfies_the_gateway_protocol(gateway: SandboxGateway) -> None:
 
 
 def test_good_card_succeeds_with_a_settled_balance_transaction(gateway: SandboxGateway) -> None:
-    result = gateway.create_payment(
-        PaymentRequest(
-            amount=4900, currency="EUR", payment_method="pm_card_visa", idempotency_key="k"
-        )
-    )
+    result = pay(gateway, amount=4900, payment_method="pm_card_visa")
     assert result.status is PaymentStatus.SUCCEEDED
     assert result.amount_received == 4900
     assert result.risk is not None and result.risk.level is RiskLevel.NORMAL
@@ -73,9 +71,7 @@ def test_good_card_succeeds_with_a_settled_balance_transaction(gateway: SandboxG
 def test_declines_are_returned_as_outcomes(
     gateway: SandboxGateway, token: str, decline_code: str
 ) -> None:
-    result = gateway.create_payment(
-        PaymentRequest(amount=4900, currency="EUR", payment_method=token, idempotency_key="k")
-    )
+    result = pay(gateway, amount=4900, payment_method=token)
     assert result.status is PaymentStatus.FAILED
     assert result.decline_code == decline_code
     assert result.failure_code == "card_declined"
@@ -84,25 +80,18 @@ def test_declines_are_returned_as_outcomes(
 
 def test_magic_amounts_override_a_good_card(gateway: SandboxGateway) -> None:
     amount = next(a for a, token in MAGIC_AMOUNTS.items() if token.endswith("InsufficientFunds"))
-    result = gateway.create_payment(
-        PaymentRequest(
-            amount=amount, currency="USD", payment_method="pm_card_visa", idempotency_key="k"
-        )
-    )
+    result = pay(gateway, amount=amount, currency="USD", payment_method="pm_card_visa")
     assert result.decline_code == "insufficient_funds"
 
 
 def test_three_d_secure_on_session_returns_next_action_then_succeeds(
     gateway: SandboxGateway,
 ) -> None:
-    created = gateway.create_payment(
-        PaymentRequest(
-            amount=4900,
-            currency="EUR",
-            payment_method="pm_card_threeDSecureRequired",
-            idempotency_key="k",
-            return_url="https://lms.example/return",
-        )
+    created = pay(
+        gateway,
+        amount=4900,
+        payment_method="pm_card_threeDSecureRequired",
+        return_url="https://lms.example/return",
     )
     assert created.status is PaymentStatus.REQUIRES_ACTION
     assert created.next_action is not None and created.next_action.type == "redirect_to_url"
@@ -118,28 +107,15 @@ def test_three_d_secure_on_session_returns_next_action_then_succeeds(
 def test_three_d_secure_off_session_is_an_authentication_required_decline(
     gateway: SandboxGateway,
 ) -> None:
-    result = gateway.create_payment(
-        PaymentRequest(
-            amount=4900,
-            currency="EUR",
-            payment_method="pm_card_threeDSecureRequired",
-            off_session=True,
-            idempotency_key="k",
-        )
+    result = pay(
+        gateway, amount=4900, payment_method="pm_card_threeDSecureRequired", off_session=True
     )
     assert result.status is PaymentStatus.FAILED
     assert result.decline_code == "authentication_required"
 
 
 def test_failed_authentication(gateway: SandboxGateway) -> None:
-    created = gateway.create_payment(
-        PaymentRequest(
-            amount=100,
-            currency="EUR",
-            payment_method="pm_card_threeDSecureRequired",
-            idempotency_key="k",
-        )
-    )
+    created = pay(gateway, amount=100, payment_method="pm_card_threeDSecureRequired")
     failed = gateway.complete_authentication(created.id, succeed=False)
     assert failed.status is PaymentStatus.FAILED
     assert failed.failure_code == "payment_intent_authentication_failure"
@@ -147,46 +123,26 @@ def test_failed_authentication(gateway: SandboxGateway) -> None:
 
 def test_timeout_raises_provider_unavailable(gateway: SandboxGateway) -> None:
     with pytest.raises(ProviderUnavailableError) as caught:
-        gateway.create_payment(
-            PaymentRequest(
-                amount=100, currency="EUR", payment_method="pm_card_timeout", idempotency_key="k"
-            )
-        )
+        pay(gateway, amount=100, payment_method="pm_card_timeout")
     assert caught.value.retryable
 
 
 def test_risk_signals(gateway: SandboxGateway) -> None:
-    elevated = gateway.create_payment(
-        PaymentRequest(
-            amount=100,
-            currency="EUR",
-            payment_method="pm_card_riskLevelElevated",
-            idempotency_key="a",
-        )
+    elevated = pay(
+        gateway, amount=100, payment_method="pm_card_riskLevelElevated", idempotency_key="a"
     )
     assert elevated.succeeded and elevated.risk is not None
     assert elevated.risk.level is RiskLevel.ELEVATED
-    blocked = gateway.create_payment(
-        PaymentRequest(
-            amount=100,
-            currency="EUR",
-            payment_method="pm_card_riskLevelHighest",
-            idempotency_key="b",
-        )
+    blocked = pay(
+        gateway, amount=100, payment_method="pm_card_riskLevelHighest", idempotency_key="b"
     )
     assert blocked.status is PaymentStatus.FAILED and blocked.risk is not None
     assert (blocked.risk.level, blocked.risk.outcome_type) == (RiskLevel.HIGHEST, "blocked")
 
 
 def test_manual_capture_partial_and_capture_failure(gateway: SandboxGateway) -> None:
-    authorized = gateway.create_payment(
-        PaymentRequest(
-            amount=5000,
-            currency="EUR",
-            payment_method="pm_card_visa",
-            capture_method=CaptureMethod.MANUAL,
-            idempotency_key="k",
-        )
+    authorized = pay(
+        gateway, amount=5000, payment_method="pm_card_visa", capture_method=CaptureMethod.MANUAL
     )
     assert authorized.status is PaymentStatus.REQUIRES_CAPTURE
     assert authorized.amount_capturable == 5000
@@ -198,14 +154,12 @@ def test_manual_capture_partial_and_capture_failure(gateway: SandboxGateway) -> 
         3000,
         0,
     )
-    doomed = gateway.create_payment(
-        PaymentRequest(
-            amount=5000,
-            currency="EUR",
-            payment_method="pm_card_captureFails",
-            capture_method=CaptureMethod.MANUAL,
-            idempotency_key="k2",
-        )
+    doomed = pay(
+        gateway,
+        amount=5000,
+        payment_method="pm_card_captureFails",
+        capture_method=CaptureMethod.MANUAL,
+        idempotency_key="k2",
     )
     with pytest.raises(ProviderInvalidRequestError) as caught:
         gateway.capture_payment(doomed.id, None, idempotency_key="c2")
@@ -214,47 +168,25 @@ def test_manual_capture_partial_and_capture_failure(gateway: SandboxGateway) -> 
 
 
 def test_cancel(gateway: SandboxGateway) -> None:
-    authorized = gateway.create_payment(
-        PaymentRequest(
-            amount=5000,
-            currency="EUR",
-            payment_method="pm_card_visa",
-            capture_method=CaptureMethod.MANUAL,
-            idempotency_key="k",
-        )
+    authorized = pay(
+        gateway, amount=5000, payment_method="pm_card_visa", capture_method=CaptureMethod.MANUAL
     )
     assert (
         gateway.cancel_payment(authorized.id, idempotency_key="x").status is PaymentStatus.CANCELED
     )
-    paid = gateway.create_payment(
-        PaymentRequest(
-            amount=5000, currency="EUR", payment_method="pm_card_visa", idempotency_key="p"
-        )
-    )
+    paid = pay(gateway, amount=5000, payment_method="pm_card_visa", idempotency_key="p")
     with pytest.raises(ProviderInvalidRequestError):
         gateway.cancel_payment(paid.id, idempotency_key="y")
 
 
 def test_confirm_a_payment_created_unconfirmed(gateway: SandboxGateway) -> None:
-    created = gateway.create_payment(
-        PaymentRequest(
-            amount=700,
-            currency="EUR",
-            payment_method="pm_card_visa",
-            confirm=False,
-            idempotency_key="k",
-        )
-    )
+    created = pay(gateway, amount=700, payment_method="pm_card_visa", confirm=False)
     assert created.status is PaymentStatus.REQUIRES_CONFIRMATION
     assert gateway.confirm_payment(created.id, idempotency_key="c").succeeded
 
 
 def test_partial_and_full_refunds_never_exceed_the_payment(gateway: SandboxGateway) -> None:
-    paid = gateway.create_payment(
-        PaymentRequest(
-            amount=5000, currency="EUR", payment_method="pm_card_visa", idempotency_key="k"
-        )
-    )
+    paid = pay(gateway, amount=5000, payment_method="pm_card_visa")
     first = gateway.refund(RefundRequest(payment_id=paid.id, amount=2000, idempotency_key="r1"))
     assert (first.amount, first.status.value) == (2000, "succeeded")
     assert first.balance_transaction is not None and first.balance_transaction.amount == -2000
@@ -291,24 +223,16 @@ def test_customers_saved_methods_and_default_method_for_off_session(
     assert (method.brand, method.last4, method.customer_id) == ("visa", "4242", customer.id)
     assert method.fingerprint == again.fingerprint and method.token != again.token
     with pytest.raises(ProviderInvalidRequestError):
-        gateway.create_payment(
-            PaymentRequest(
-                amount=100,
-                currency="EUR",
-                customer_id=other.id,
-                payment_method=method.token,
-                idempotency_key="x",
-            )
+        pay(
+            gateway,
+            amount=100,
+            customer_id=other.id,
+            payment_method=method.token,
+            idempotency_key="x",
         )
     gateway.set_default_payment_method(customer.id, method.token, idempotency_key="d")
-    renewal = gateway.create_payment(
-        PaymentRequest(
-            amount=100,
-            currency="EUR",
-            customer_id=customer.id,
-            off_session=True,
-            idempotency_key="r",
-        )
+    renewal = pay(
+        gateway, amount=100, customer_id=customer.id, off_session=True, idempotency_key="r"
     )
     assert renewal.succeeded and renewal.payment_method == method.token
     gateway.detach_payment_method(method.token, idempotency_key="det")
@@ -318,11 +242,7 @@ def test_customers_saved_methods_and_default_method_for_off_session(
 
 def test_unknown_tokens_are_invalid_requests(gateway: SandboxGateway) -> None:
     with pytest.raises(ProviderInvalidRequestError) as caught:
-        gateway.create_payment(
-            PaymentRequest(
-                amount=100, currency="EUR", payment_method="pm_nope", idempotency_key="k"
-            )
-        )
+        pay(gateway, amount=100, payment_method="pm_nope")
     assert caught.value.provider_code == "resource_missing"
 
 
@@ -330,11 +250,7 @@ def test_settlement_in_another_currency_records_fx_rate(clock: TestClock) -> Non
     gateway = SandboxGateway(
         clock=clock, settlement_currency="USD", fx_rates={("EUR", "USD"): Decimal("1.0853")}
     )
-    result = gateway.create_payment(
-        PaymentRequest(
-            amount=4999, currency="EUR", payment_method="pm_card_visa", idempotency_key="k"
-        )
-    )
+    result = pay(gateway, amount=4999, payment_method="pm_card_visa")
     txn = result.balance_transaction
     assert txn is not None
     # 49.99 EUR * 1.0853 = 54.254147 USD -> 5425 minor units (half-up)
@@ -343,11 +259,7 @@ def test_settlement_in_another_currency_records_fx_rate(clock: TestClock) -> Non
 
 
 def test_payout_sweeps_the_net_balance(gateway: SandboxGateway) -> None:
-    paid = gateway.create_payment(
-        PaymentRequest(
-            amount=10000, currency="EUR", payment_method="pm_card_visa", idempotency_key="k"
-        )
-    )
+    paid = pay(gateway, amount=10000, payment_method="pm_card_visa")
     gateway.refund(RefundRequest(payment_id=paid.id, amount=1000, idempotency_key="r"))
     payout = gateway.create_payout("EUR", idempotency_key="p")
     # 10000 - fee (290 + 30) - 1000 refunded
@@ -360,12 +272,13 @@ def test_payout_sweeps_the_net_balance(gateway: SandboxGateway) -> None:
 # --- webhooks ------------------------------------------------------------------------------
 
 
+def _first_webhook_of_a_payment(gateway: SandboxGateway) -> SignedWebhook:
+    pay(gateway, amount=100, payment_method="pm_card_visa")
+    return gateway.take_webhooks()[0]
+
+
 def test_webhooks_are_emitted_signed_and_verified(gateway: SandboxGateway) -> None:
-    paid = gateway.create_payment(
-        PaymentRequest(
-            amount=100, currency="EUR", payment_method="pm_card_visa", idempotency_key="k"
-        )
-    )
+    paid = pay(gateway, amount=100, payment_method="pm_card_visa")
     gateway.refund(RefundRequest(payment_id=paid.id, idempotency_key="r"))
     events = [gateway.parse_webhook(w.payload, w.headers) for w in gateway.take_webhooks()]
     assert [e.type for e in events] == [
@@ -380,12 +293,7 @@ def test_webhooks_are_emitted_signed_and_verified(gateway: SandboxGateway) -> No
 
 
 def test_tampered_webhook_is_rejected(gateway: SandboxGateway) -> None:
-    gateway.create_payment(
-        PaymentRequest(
-            amount=100, currency="EUR", payment_method="pm_card_visa", idempotency_key="k"
-        )
-    )
-    webhook = gateway.take_webhooks()[0]
+    webhook = _first_webhook_of_a_payment(gateway)
     body = json.loads(webhook.payload)
     body["data"]["object"]["amount"] = 1
     with pytest.raises(WebhookSignatureError):
@@ -400,12 +308,7 @@ def test_tampered_webhook_is_rejected(gateway: SandboxGateway) -> None:
 
 
 def test_expired_webhook_is_rejected(gateway: SandboxGateway, clock: TestClock) -> None:
-    gateway.create_payment(
-        PaymentRequest(
-            amount=100, currency="EUR", payment_method="pm_card_visa", idempotency_key="k"
-        )
-    )
-    webhook = gateway.take_webhooks()[0]
+    webhook = _first_webhook_of_a_payment(gateway)
     clock.advance(minutes=4)
     assert gateway.parse_webhook(webhook.payload, webhook.headers).type == "payment.succeeded"
     clock.advance(minutes=2)

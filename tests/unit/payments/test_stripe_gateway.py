@@ -18,7 +18,6 @@ from lms_billing.domain.customers import CustomerProfile
 from lms_billing.domain.payment_rules import raise_for_outcome
 from lms_billing.domain.payments import (
     CaptureMethod,
-    PaymentRequest,
     PaymentStatus,
     RefundReason,
     RefundRequest,
@@ -38,6 +37,7 @@ from lms_billing.ports import PaymentGateway
 from lms_billing.providers.stripe_gateway import StripeGateway
 
 from . import stripe_payloads as p
+from .helpers import pay
 
 API = "https://api.stripe.com"
 SECRET = "whsec_test_secret"
@@ -133,16 +133,14 @@ def test_off_session_payment_records_risk_and_settlement(
     gateway: StripeGateway, mock: responses.RequestsMock
 ) -> None:
     mock.post(f"{API}/v1/payment_intents", json=p.PAYMENT_INTENT_SUCCEEDED)
-    result = gateway.create_payment(
-        PaymentRequest(
-            amount=2000,
-            currency="EUR",
-            customer_id="cus_RBillTest0001",
-            payment_method="pm_1QxLmsBillTest0001",
-            off_session=True,
-            idempotency_key="renewal-in_1-attempt-1",
-            metadata={"invoice_id": "in_1"},
-        )
+    result = pay(
+        gateway,
+        amount=2000,
+        customer_id="cus_RBillTest0001",
+        payment_method="pm_1QxLmsBillTest0001",
+        off_session=True,
+        idempotency_key="renewal-in_1-attempt-1",
+        metadata={"invoice_id": "in_1"},
     )
     form = _form(mock.calls[0])
     assert form["amount"] == ["2000"] and form["currency"] == ["eur"]
@@ -169,14 +167,11 @@ def test_on_session_three_d_secure_returns_the_next_action(
     gateway: StripeGateway, mock: responses.RequestsMock
 ) -> None:
     mock.post(f"{API}/v1/payment_intents", json=p.PAYMENT_INTENT_REQUIRES_ACTION)
-    result = gateway.create_payment(
-        PaymentRequest(
-            amount=2000,
-            currency="EUR",
-            payment_method="pm_card_threeDSecure2Required",
-            return_url="https://lms.example/checkout/return",
-            idempotency_key="k",
-        )
+    result = pay(
+        gateway,
+        amount=2000,
+        payment_method="pm_card_threeDSecure2Required",
+        return_url="https://lms.example/checkout/return",
     )
     assert _form(mock.calls[0])["return_url"] == ["https://lms.example/checkout/return"]
     assert result.status is PaymentStatus.REQUIRES_ACTION
@@ -187,46 +182,35 @@ def test_on_session_three_d_secure_returns_the_next_action(
         raise_for_outcome(result)
 
 
-def test_decline_is_returned_as_an_outcome_with_the_decline_code(
-    gateway: StripeGateway, mock: responses.RequestsMock
+@pytest.mark.parametrize(
+    ("decline_code", "failure_code", "error"),
+    [
+        ("insufficient_funds", "card_declined", PaymentDeclinedError),
+        ("authentication_required", "authentication_required", AuthenticationRequiredError),
+    ],
+)
+def test_off_session_decline_is_an_outcome_with_the_decline_code(
+    gateway: StripeGateway,
+    mock: responses.RequestsMock,
+    decline_code: str,
+    failure_code: str,
+    error: type[Exception],
 ) -> None:
-    mock.post(f"{API}/v1/payment_intents", status=402, json=p.card_error("insufficient_funds"))
-    result = gateway.create_payment(
-        PaymentRequest(
-            amount=2000,
-            currency="EUR",
-            payment_method="pm_x",
-            off_session=True,
-            customer_id="cus_RBillTest0001",
-            idempotency_key="k",
-        )
-    )
-    assert result.status is PaymentStatus.FAILED
-    assert (result.decline_code, result.failure_code) == ("insufficient_funds", "card_declined")
-    with pytest.raises(PaymentDeclinedError) as caught:
-        raise_for_outcome(result)
-    assert caught.value.decline_code == "insufficient_funds"
-
-
-def test_off_session_authentication_required(
-    gateway: StripeGateway, mock: responses.RequestsMock
-) -> None:
-    body = p.card_error("authentication_required", code="authentication_required")
+    body = p.card_error(decline_code, code=failure_code)
     mock.post(f"{API}/v1/payment_intents", status=402, json=body)
-    result = gateway.create_payment(
-        PaymentRequest(
-            amount=2000,
-            currency="EUR",
-            payment_method="pm_x",
-            off_session=True,
-            customer_id="cus_RBillTest0001",
-            idempotency_key="k",
-        )
+    result = pay(
+        gateway,
+        amount=2000,
+        payment_method="pm_x",
+        off_session=True,
+        customer_id="cus_RBillTest0001",
     )
     assert result.status is PaymentStatus.FAILED
-    assert result.decline_code == "authentication_required"
-    with pytest.raises(AuthenticationRequiredError):
+    assert (result.decline_code, result.failure_code) == (decline_code, failure_code)
+    with pytest.raises(error) as caught:
         raise_for_outcome(result)
+    if error is PaymentDeclinedError:
+        assert caught.value.decline_code == decline_code  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize(
@@ -354,14 +338,12 @@ def test_capture_cancel_confirm_retrieve(
     mock.post(f"{API}/v1/payment_intents/{pi}/confirm", json=p.PAYMENT_INTENT_SUCCEEDED)
     mock.get(f"{API}/v1/payment_intents/{pi}", json=p.PAYMENT_INTENT_SUCCEEDED)
 
-    authorized = gateway.create_payment(
-        PaymentRequest(
-            amount=2000,
-            currency="EUR",
-            payment_method="pm_1",
-            capture_method=CaptureMethod.MANUAL,
-            idempotency_key="a",
-        )
+    authorized = pay(
+        gateway,
+        amount=2000,
+        payment_method="pm_1",
+        capture_method=CaptureMethod.MANUAL,
+        idempotency_key="a",
     )
     assert _form(mock.calls[0])["capture_method"] == ["manual"]
     assert (authorized.status, authorized.amount_capturable) == (

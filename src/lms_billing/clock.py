@@ -22,6 +22,10 @@ class Clock(Protocol):
 
 def ensure_aware(moment: datetime, *, name: str = "datetime") -> datetime:
     """Normalize to UTC; naive datetimes are rejected because their zone is a guess."""
+    if type(moment) is datetime and moment.tzinfo is UTC:
+        # Fast path (the billing run calls this dozens of times per invoice): a plain datetime
+        # already in UTC is aware and astimezone(UTC) would return it unchanged.
+        return moment
     if not isinstance(moment, datetime):
         raise ValidationError(f"{name} must be a datetime, got {type(moment).__name__}.")
     if moment.tzinfo is None or moment.utcoffset() is None:

@@ -99,9 +99,17 @@ def get_currency(code: str | Currency) -> Currency:
         ) from exc
 
 
+_KNOWN_CODES: set[str] = set()  # normalized codes already validated (at most ISO 4217's ~180)
+
+
 def currency_code(code: str | Currency) -> str:
     """The normalized three-letter code, validated."""
-    return str(get_currency(code).code)
+    if type(code) is str and code in _KNOWN_CODES:
+        return code  # fast path: every model with a currency validates it on construction
+    normalized = str(get_currency(code).code)
+    if code == normalized:
+        _KNOWN_CODES.add(normalized)
+    return normalized
 
 
 def minor_digits(currency: str | Currency) -> int:
@@ -244,6 +252,8 @@ def validate_minor_units(value: object, *, allow_negative: bool = False) -> int:
 
     :raises InvalidAmountError: for floats, bools, fractions or (unless allowed) negatives.
     """
+    if type(value) is int and (value >= 0 or allow_negative):
+        return value  # fast path: a plain int in range is already whole minor units
     if isinstance(value, bool) or not isinstance(value, int | Decimal | str):
         raise InvalidAmountError(
             f"Minor units must be an integer, got {type(value).__name__}.", value=repr(value)

@@ -117,8 +117,11 @@ def add_interval(anchor: datetime, interval: Interval | str, count: int, n: int)
     Feb 29 again in leap years. ``n`` may be negative (boundaries before the anchor).
     """
     start = ensure_aware(anchor, name="anchor")
-    unit = _check_interval(interval)
-    steps = _check_count(count) * n
+    return _boundary(start, _check_interval(interval), _check_count(count) * n)
+
+
+def _boundary(start: datetime, unit: Interval, steps: int) -> datetime:
+    # add_interval on inputs already checked (callers computing several boundaries check once).
     if unit is Interval.DAY:
         return start + timedelta(days=steps)
     if unit is Interval.WEEK:
@@ -142,28 +145,36 @@ def _estimate_index(anchor: datetime, unit: Interval, count: int, at: datetime) 
 
 def period_index(anchor: datetime, interval: Interval | str, count: int, at: datetime) -> int:
     """The ``k`` with ``add_interval(anchor, .., k) <= at < add_interval(anchor, .., k + 1)``."""
+    return _locate(anchor, interval, count, at)[0]
+
+
+def _locate(
+    anchor: datetime, interval: Interval | str, count: int, at: datetime
+) -> tuple[int, datetime, datetime]:
+    """``period_index`` with the two boundaries around ``at`` (each computed once)."""
     start = ensure_aware(anchor, name="anchor")
     moment = ensure_aware(at, name="at")
     unit = _check_interval(interval)
     _check_count(count)
     k = _estimate_index(start, unit, count, moment)
+    low = _boundary(start, unit, count * k)
     # The estimate is off by at most one because of month-end clamping and time of day.
-    while add_interval(start, unit, count, k) > moment:
+    while low > moment:
         k -= 1
-    while add_interval(start, unit, count, k + 1) <= moment:
-        k += 1
-    return k
+        low = _boundary(start, unit, count * k)
+    high = _boundary(start, unit, count * (k + 1))
+    while high <= moment:
+        k, low = k + 1, high
+        high = _boundary(start, unit, count * (k + 1))
+    return k, low, high
 
 
 def period_containing(
     anchor: datetime, interval: Interval | str, count: int, at: datetime
 ) -> BillingPeriod:
     """The billing period of the cycle anchored at ``anchor`` that contains ``at``."""
-    k = period_index(anchor, interval, count, at)
-    return BillingPeriod(
-        start=add_interval(anchor, interval, count, k),
-        end=add_interval(anchor, interval, count, k + 1),
-    )
+    _, start, end = _locate(anchor, interval, count, at)
+    return BillingPeriod(start=start, end=end)
 
 
 def next_period(

@@ -18,7 +18,8 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated
+from functools import cached_property
+from typing import Annotated, Self
 
 from pydantic import (
     BaseModel,
@@ -144,7 +145,23 @@ class LineTaxAmount(BaseModel):
         )
 
 
-class InvoiceLine(BaseModel):
+class _CachedTotals(BaseModel):
+    """A frozen model whose derived totals are ``cached_property`` values (computed once, not
+    on every read: a billing run reads an invoice's totals many times).
+
+    ``model_copy`` copies ``__dict__``, cached values included, and ``update=`` may change
+    what they derive from; so a copy keeps only the fields and recomputes its totals.
+    """
+
+    def __copy__(self) -> Self:
+        copied = super().__copy__()
+        fields = type(self).__pydantic_fields__
+        for name in [key for key in copied.__dict__ if key not in fields]:
+            del copied.__dict__[name]
+        return copied
+
+
+class InvoiceLine(_CachedTotals):
     """One invoice line. ``amount`` is before discounts; negative for proration credits.
 
     When ``unit_amount`` is given, ``amount`` must equal ``unit_amount * quantity``; tiered
@@ -182,34 +199,34 @@ class InvoiceLine(BaseModel):
             raise InvalidAmountError(f"Line {self.id}: discount exceeds the amount.", line=self.id)
         return self
 
-    @property
+    @cached_property
     def discount(self) -> int:
         return sum(d.amount for d in self.discount_amounts)
 
-    @property
+    @cached_property
     def net_amount(self) -> int:
         """Amount after discounts: what tax is computed on (gross for inclusive lines)."""
         return self.amount - self.discount
 
-    @property
+    @cached_property
     def inclusive_tax(self) -> int:
         return sum(t.amount for t in self.tax_amounts if t.inclusive)
 
-    @property
+    @cached_property
     def exclusive_tax(self) -> int:
         return sum(t.amount for t in self.tax_amounts if not t.inclusive)
 
-    @property
+    @cached_property
     def tax(self) -> int:
         return self.inclusive_tax + self.exclusive_tax
 
-    @property
+    @cached_property
     def total(self) -> int:
         """What the buyer pays for this line: net amount plus exclusive tax."""
         return self.net_amount + self.exclusive_tax
 
 
-class Invoice(BaseModel):
+class Invoice(_CachedTotals):
     """A bill. Totals are computed fields; state changes go through this module's functions."""
 
     model_config = ConfigDict(frozen=True)
@@ -257,39 +274,39 @@ class Invoice(BaseModel):
         return None if value is None else ensure_aware(value)
 
     @computed_field  # type: ignore[prop-decorator]
-    @property
+    @cached_property
     def subtotal(self) -> int:
         return sum(line.amount for line in self.lines)
 
     @computed_field  # type: ignore[prop-decorator]
-    @property
+    @cached_property
     def total_discount(self) -> int:
         return sum(line.discount for line in self.lines)
 
     @computed_field  # type: ignore[prop-decorator]
-    @property
+    @cached_property
     def tax(self) -> int:
         return sum(line.tax for line in self.lines)
 
     @computed_field  # type: ignore[prop-decorator]
-    @property
+    @cached_property
     def total_excluding_tax(self) -> int:
         return self.subtotal - self.total_discount - sum(line.inclusive_tax for line in self.lines)
 
     @computed_field  # type: ignore[prop-decorator]
-    @property
+    @cached_property
     def total(self) -> int:
         return sum(line.total for line in self.lines)
 
     @computed_field  # type: ignore[prop-decorator]
-    @property
+    @cached_property
     def amount_due(self) -> int:
         # A net-negative invoice (proration credits) owes nothing; it never goes below zero.
         owed = self.total - self.applied_balance - self.pre_payment_credit_notes_amount
         return max(0, owed)
 
     @computed_field  # type: ignore[prop-decorator]
-    @property
+    @cached_property
     def amount_remaining(self) -> int:
         return max(0, self.amount_due - self.amount_paid)
 

@@ -158,11 +158,12 @@ def remaining_discount_months(discount: Discount, at: datetime) -> int | None:
 
 
 def _item_line(
-    sub: Subscription, item: SubscriptionItem, period: BillingPeriod, rounding: RoundingMode
+    sub: Subscription,
+    item: SubscriptionItem,
+    period: BillingPeriod,
+    full: BillingPeriod,
+    rounding: RoundingMode,
 ) -> PlannedLine:
-    full = period_containing(
-        sub.billing_cycle_anchor, sub.interval, sub.interval_count, period.start
-    )
     stub = full != period  # a calendar-billing first period shorter than a full cycle
     amount = prorate(item.amount, full, period.start, rounding) if stub else item.amount
     verb = "Remaining time on " if stub else ""
@@ -213,6 +214,31 @@ def plan_period_invoice(
     """The invoice for ``sub``'s current period: one line per item (a calendar stub period
     is prorated), then the pending proration items, then the discounts active at the
     period start, applied by :func:`lms_billing.domain.discounts.apply_discounts`."""
+    return _plan_period_invoice(
+        sub,
+        None,
+        pending_items=pending_items,
+        discounts=discounts,
+        billing_reason=billing_reason,
+        collection=collection,
+        include_items=include_items,
+        rounding=rounding,
+    )
+
+
+def _plan_period_invoice(
+    sub: Subscription,
+    full: BillingPeriod | None,
+    *,
+    pending_items: Sequence[ProrationItem],
+    discounts: Sequence[Discount],
+    billing_reason: BillingReason | str,
+    collection: InvoiceCollection | str,
+    include_items: bool,
+    rounding: RoundingMode,
+) -> InvoicePlan:
+    # ``full``: the whole billing cycle containing the current period's start, when the
+    # caller has just computed it (a renewal's next period); otherwise it is computed here.
     period = sub.current_period
     for pending in pending_items:
         if pending.currency != sub.currency:
@@ -221,7 +247,13 @@ def plan_period_invoice(
                 left=sub.currency,
                 right=pending.currency,
             )
-    lines = [_item_line(sub, item, period, rounding) for item in sub.items] if include_items else []
+    lines: list[PlannedLine] = []
+    if include_items:
+        if full is None:
+            full = period_containing(
+                sub.billing_cycle_anchor, sub.interval, sub.interval_count, period.start
+            )
+        lines = [_item_line(sub, item, period, full, rounding) for item in sub.items]
     lines += [_pending_line(i, item) for i, item in enumerate(pending_items)]
     active = [d for d in discounts if d.active_at(period.start)]
     result = apply_discounts(
@@ -346,15 +378,21 @@ def plan_renewal(
         )
         after = advance_period(sub, period)
         action = RenewalAction.RENEW
-        invoice = plan_period_invoice(
+        # ``period`` is a whole cycle of the anchor: pass it on instead of recomputing it.
+        invoice = _plan_period_invoice(
             after,
+            period,
             pending_items=pending_items,
             discounts=discounts,
             billing_reason=BillingReason.SUBSCRIPTION_CYCLE,
             collection=_collection(after, boundary),
+            include_items=True,
             rounding=rounding,
         )
-    return RenewalPlan(
+    # Every part was validated just above (``after`` by transition/end_trial/advance_period,
+    # ``invoice`` as an InvoicePlan, ``boundary`` as the subscription's UTC period end, the
+    # discounts as a tuple of Discount): construct without validating them a second time.
+    return RenewalPlan.model_construct(
         action=action,
         at=boundary,
         invoice=invoice,

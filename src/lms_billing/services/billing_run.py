@@ -219,8 +219,10 @@ class _Renewer:
             )
             if sub.status is not SubscriptionStatus.TRIALING:
                 notice_sent = False
-        return SubscriptionRecord(
-            subscription=sub, discounts=discounts, trial_notice_sent=notice_sent
+        # ``sub`` and ``discounts`` come from validated renewal plans (or the record loaded
+        # from storage) and ``notice_sent`` is a bool: no second validation needed.
+        return SubscriptionRecord.model_construct(
+            subscription=sub, discounts=tuple(discounts), trial_notice_sent=notice_sent
         )
 
     def _count(self, action: RenewalAction) -> None:

@@ -46,6 +46,14 @@ class EntitySpec(Generic[M]):
     def load(self, data: Mapping[str, Any]) -> M:
         return self.model.model_validate(data)
 
+    def dump_json(self, entity: M) -> str:
+        """:meth:`dump` as JSON text, encoded by pydantic's (Rust) serializer in one step."""
+        return entity.model_dump_json()
+
+    def load_json(self, text: str | bytes) -> M:
+        """:meth:`load` from JSON text: pydantic parses and validates it in one step."""
+        return self.model.model_validate_json(text)
+
 
 def utc(moment: datetime) -> datetime:
     """Aware datetimes in UTC (SQLite keeps no offset, so all stored times share one zone)."""

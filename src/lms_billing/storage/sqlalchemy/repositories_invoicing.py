@@ -182,6 +182,9 @@ class _InvoiceHeaderSpec(EntitySpec[Invoice]):
     def dump(self, entity: Invoice) -> dict[str, Any]:
         return entity.model_dump(mode="json", exclude={"lines"})
 
+    def dump_json(self, entity: Invoice) -> str:
+        return entity.model_dump_json(exclude={"lines"})
+
 
 SQL_INVOICES = _InvoiceHeaderSpec(
     table=INVOICES.table,

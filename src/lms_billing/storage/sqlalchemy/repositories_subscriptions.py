@@ -53,6 +53,28 @@ M = TypeVar("M", bound=BaseModel)
 _IN_CHUNK = 500  # ids per IN (...) list: well below every driver's parameter limit
 
 
+def _json_text(column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+    """A JSON document column read without SQLAlchemy's ``json.loads``: SQLite hands back the
+    stored text (see :func:`_load`). No SQL cast: on PostgreSQL a ``::text`` in the select
+    list of a sorted query is evaluated for every row scanned, not only the ones returned."""
+    return sa.type_coerce(column, sa.Text).label(column.key)
+
+
+def _load(spec: EntitySpec[M], data: str | dict[str, Any]) -> M:
+    """A model from a :func:`_json_text` value: JSON text is parsed and validated by pydantic
+    in one step; PostgreSQL's driver has already decoded its JSONB into a dict."""
+    return spec.load_json(data) if isinstance(data, str) else spec.load(data)
+
+
+def _json_text_param(
+    connection: sa.Connection, name: str, column: sa.ColumnElement[Any]
+) -> sa.ColumnElement[Any]:
+    """A bind parameter for JSON text already encoded by ``EntitySpec.dump_json``: SQLite
+    stores JSON as text anyway; PostgreSQL casts the text to the column's JSONB."""
+    param = sa.bindparam(name, type_=sa.Text)
+    return sa.cast(param, column.type) if connection.dialect.name == "postgresql" else param
+
+
 class _Repo(_SqlRepository[M]):
     """A repository over one of the subscription tables."""
 
@@ -61,6 +83,14 @@ class _Repo(_SqlRepository[M]):
         self._spec = spec
         self._table = SUBSCRIPTION_TABLES[spec.table]
         self._seen: dict[str, int] = {}
+
+    def _select_text(self) -> sa.Select[Any]:
+        table = self._table
+        return sa.select(table.c.id, table.c.version, _json_text(table.c.data))
+
+    def _rebuild_text(self, row: sa.Row[Any]) -> M:
+        self._seen.setdefault(row.id, row.version)
+        return _load(self._spec, row.data)
 
 
 class SqlSubscriptionRepository(_Repo[SubscriptionRecord]):
@@ -85,7 +115,7 @@ class SqlSubscriptionRepository(_Repo[SubscriptionRecord]):
         check_limit(limit)
         table = self._table
         query = (
-            self._select()
+            self._select_text()
             .where(table.c.next_action_at <= utc(at))
             .order_by(table.c.next_action_at, table.c.id)
             .limit(limit)
@@ -93,7 +123,7 @@ class SqlSubscriptionRepository(_Repo[SubscriptionRecord]):
             # no locking clause (its BEGIN IMMEDIATE already admits one writer at a time).
             .with_for_update(skip_locked=True)
         )
-        return [self._rebuild(row) for row in self._conn.execute(query)]
+        return [self._rebuild_text(row) for row in self._conn.execute(query)]
 
     def update_many(self, records: Sequence[SubscriptionRecord]) -> None:
         if not records:
@@ -113,7 +143,7 @@ class SqlSubscriptionRepository(_Repo[SubscriptionRecord]):
                     "b_status": columns["status"],
                     "b_next_action_at": columns["next_action_at"],
                     "b_current_period_end": columns["current_period_end"],
-                    "b_data": self._spec.dump(record),
+                    "b_data": self._spec.dump_json(record),
                 }
             )
         statement = (
@@ -126,7 +156,7 @@ class SqlSubscriptionRepository(_Repo[SubscriptionRecord]):
                 status=sa.bindparam("b_status"),
                 next_action_at=sa.bindparam("b_next_action_at"),
                 current_period_end=sa.bindparam("b_current_period_end"),
-                data=sa.bindparam("b_data", type_=table.c.data.type),
+                data=_json_text_param(self._conn, "b_data", table.c.data),
             )
         )
         result = self._conn.execute(statement, rows)
@@ -179,8 +209,13 @@ class SqlBillingRunRepository(_Repo[BillingRun]):
     def insert_invoices(self, batch: Sequence[Invoice]) -> None:
         if not batch:
             return
+        # ``data`` goes in as JSON text encoded by pydantic (see _json_text_param).
         headers = [
-            {**SQL_INVOICES.key_columns(invoice), "version": 1, "data": SQL_INVOICES.dump(invoice)}
+            {
+                **SQL_INVOICES.key_columns(invoice),
+                "version": 1,
+                "data_json": SQL_INVOICES.dump_json(invoice),
+            }
             for invoice in batch
         ]
         lines = [
@@ -190,14 +225,20 @@ class SqlBillingRunRepository(_Repo[BillingRun]):
                 "position": position,
                 "amount": line.amount,
                 "currency": invoice.currency,
-                "data": line.model_dump(mode="json"),
+                "data_json": line.model_dump_json(),
             }
             for invoice in batch
             for position, line in enumerate(invoice.lines)
         ]
-        self._conn.execute(sa.insert(invoices), headers)  # one executemany per table
+        conn = self._conn
+        # One executemany per table.
+        conn.execute(
+            sa.insert(invoices).values(data=_json_text_param(conn, "data_json", invoices.c.data)),
+            headers,
+        )
         if lines:
-            self._conn.execute(sa.insert(invoice_lines), lines)
+            line_data = _json_text_param(conn, "data_json", invoice_lines.c.data)
+            conn.execute(sa.insert(invoice_lines).values(data=line_data), lines)
 
     def reserve_numbers(self, series: str, period_key: str, count: int, *, start: int = 1) -> int:
         table = numbering_counters
@@ -221,9 +262,9 @@ class SqlBillingRunRepository(_Repo[BillingRun]):
         found: dict[str, Customer] = {}
         for start in range(0, len(wanted), _IN_CHUNK):
             chunk = wanted[start : start + _IN_CHUNK]
-            query = sa.select(table.c.id, table.c.data).where(table.c.id.in_(chunk))
+            query = sa.select(table.c.id, _json_text(table.c.data)).where(table.c.id.in_(chunk))
             for row in self._conn.execute(query):
-                found[row.id] = CUSTOMERS.load(row.data)
+                found[row.id] = _load(CUSTOMERS, row.data)
         missing = [customer_id for customer_id in wanted if customer_id not in found]
         if missing:
             raise NotFoundError(f"No customer {missing[0]!r}.", id=missing[0])

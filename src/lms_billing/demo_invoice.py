@@ -16,7 +16,9 @@ from lms_billing.domain.catalog import Price
 from lms_billing.domain.customers import Address, TaxId
 from lms_billing.domain.invoices import Invoice
 from lms_billing.domain.tax import SellerTaxProfile
+from lms_billing.errors import ConfigurationError
 from lms_billing.money import format_money, from_minor_units
+from lms_billing.services._invoicing_support import RenderFormat
 from lms_billing.settings import BillingSettings, SellerDetails
 
 DEMO_SETTINGS = BillingSettings(
@@ -91,18 +93,25 @@ def issue_demo_invoice(
     receipt = payment.receipt
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, content in (
-        (f"invoice-{invoice.number}.html", invoices.render(invoice.id, "html")),
-        (f"invoice-{invoice.number}.pdf", invoices.render(invoice.id, "pdf")),
-        (f"receipt-{receipt.number}.html", invoices.render_receipt(receipt.id, "html")),
-        (f"receipt-{receipt.number}.pdf", invoices.render_receipt(receipt.id, "pdf")),
-    ):
-        path = out / name
-        if isinstance(content, bytes):
-            path.write_bytes(content)
-        else:
-            path.write_text(content, encoding="utf-8")
-        written.append(path)
+    skipped: list[str] = []
+    documents: tuple[tuple[str, Callable[[RenderFormat], str | bytes]], ...] = (
+        (f"invoice-{invoice.number}", lambda fmt: invoices.render(invoice.id, fmt)),
+        (f"receipt-{receipt.number}", lambda fmt: invoices.render_receipt(receipt.id, fmt)),
+    )
+    for stem, render in documents:
+        for fmt in ("html", "pdf"):
+            try:
+                content = render(fmt)
+            except ConfigurationError as exc:
+                # PDFs need fonts (fonts-dejavu-core); the demo still runs on a bare machine.
+                skipped.append(f"{stem}.{fmt}: {exc.message}")
+                continue
+            path = out / f"{stem}.{fmt}"
+            if isinstance(content, bytes):
+                path.write_bytes(content)
+            else:
+                path.write_text(content, encoding="utf-8")
+            written.append(path)
     echo("")
     echo(f"Invoice {invoice.number} for {customer.name} (promotion code LAUNCH15):")
     echo(f"  subtotal {_money(invoice, invoice.subtotal)}")
@@ -111,6 +120,8 @@ def issue_demo_invoice(
     echo(f"  paid     {_money(invoice, receipt.amount_paid)} (receipt {receipt.number})")
     for path in written:
         echo(f"  wrote {path}")
+    for reason in skipped:
+        echo(f"  skipped {reason}")
     return payment.invoice
 
 

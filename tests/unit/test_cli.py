@@ -61,3 +61,22 @@ def test_unknown_storage_scheme_is_a_clean_error(capsys: pytest.CaptureFixture[s
     assert main(["migrate", "--storage-url", "mongodb://nowhere"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error [configuration_error]") and "mongodb" in err
+
+
+def test_demo_without_pdf_fonts_still_writes_html(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lms_billing.rendering import pdf
+
+    # A bare machine: the PDF renderer finds no fonts anywhere.
+    original = pdf.PdfRenderer.__init__
+
+    def no_fonts(self: pdf.PdfRenderer, *args: object, **kwargs: object) -> None:
+        original(self, font_dirs=(tmp_path / "no-fonts",))
+
+    monkeypatch.setattr(pdf.PdfRenderer, "__init__", no_fonts)
+    assert main(["demo", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert (tmp_path / "invoice-INV-2026-000001.html").exists()
+    assert not (tmp_path / "invoice-INV-2026-000001.pdf").exists()
+    assert "skipped invoice-INV-2026-000001.pdf: No DejaVu Sans font found" in out

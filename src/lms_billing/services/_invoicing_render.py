@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from lms_billing.errors import ValidationError
+from lms_billing.errors import ConfigurationError, ValidationError
 from lms_billing.rendering.context import (
     credit_note_view,
     invoice_buyer,
@@ -36,8 +36,12 @@ class DocumentRenderer:
             return self._html.render_view(view)
         if format == "pdf":
             if self._pdf is None:
-                from lms_billing.rendering.pdf import PdfRenderer  # needs the [pdf] extra
-
+                try:
+                    from lms_billing.rendering.pdf import PdfRenderer
+                except ImportError as exc:  # fpdf2 comes with the [pdf] extra
+                    raise ConfigurationError(
+                        "PDF rendering needs the pdf extra: pip install 'lms-billing[pdf]'."
+                    ) from exc
                 self._pdf = PdfRenderer()
             return self._pdf.render_view(view)
         raise ValidationError(f"Unknown format {format!r}; use 'html' or 'pdf'.", format=format)

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
@@ -28,8 +28,16 @@ from lms_billing.errors import (
     NotFoundError,
     StaleVersionError,
 )
-from lms_billing.storage.base import DEFAULT_LIST_LIMIT, IdempotencyRecord, check_limit
+from lms_billing.storage.base import IdempotencyRecord, check_limit
 from lms_billing.storage.entities import CUSTOMERS, PLANS, PRICES, PRODUCTS, EntitySpec
+from lms_billing.storage.queries import (
+    CustomerQueries,
+    PlanQueries,
+    PriceQueries,
+    ProductQueries,
+    QueryPrimitives,
+)
+from lms_billing.storage.wiring import RepositorySlots, attach_repositories
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -52,7 +60,7 @@ class _State:
     inflight: dict[str, object] = field(default_factory=dict)
 
 
-class _MemoryRepository(Generic[M]):
+class _MemoryRepository(QueryPrimitives[M]):
     def __init__(self, uow: MemoryUnitOfWork, spec: EntitySpec[M]) -> None:
         self._uow = uow
         self._spec = spec
@@ -100,8 +108,11 @@ class _MemoryRepository(Generic[M]):
         return row.version
 
     def _get_by(self, column: str, value: object) -> M | None:
+        return self._find(**{column: value})
+
+    def _find(self, **values: object) -> M | None:
         for entity_id, row in self._view().items():
-            if row.columns.get(column) == value:
+            if all(row.columns.get(k) == v for k, v in values.items()):
                 return self._load(entity_id, row)
         return None
 
@@ -213,60 +224,52 @@ class _MemoryRepository(Generic[M]):
         self._expected.clear()
 
 
-class MemoryCustomerRepository(_MemoryRepository[Customer]):
-    def get_by_external_id(self, external_id: str) -> Customer | None:
-        return self._get_by("external_id", external_id)
+class _Deletable(_MemoryRepository[M]):
+    """A memory repository whose rows can be deleted within the unit of work."""
 
-    def list(
-        self, *, limit: int = DEFAULT_LIST_LIMIT, starting_after: str | None = None
-    ) -> list[Customer]:
-        return self._list({}, limit, starting_after)
+    def __init__(self, uow: MemoryUnitOfWork, spec: EntitySpec[M]) -> None:
+        super().__init__(uow, spec)
+        self._deleted: set[str] = set()
 
+    def _row(self, entity_id: str) -> _Row | None:
+        return None if entity_id in self._deleted else super()._row(entity_id)
 
-class MemoryProductRepository(_MemoryRepository[Product]):
-    def get_by_external_id(self, external_id: str) -> Product | None:
-        return self._get_by("external_id", external_id)
+    def _view(self) -> dict[str, _Row]:
+        return {k: v for k, v in super()._view().items() if k not in self._deleted}
 
-    def list(
-        self,
-        *,
-        active: bool | None = None,
-        limit: int = DEFAULT_LIST_LIMIT,
-        starting_after: str | None = None,
-    ) -> list[Product]:
-        return self._list({"active": active}, limit, starting_after)
+    def _delete(self, entity_id: str) -> None:
+        current = self._row(entity_id)
+        if current is None:
+            raise NotFoundError(f"No {self._spec.label} {entity_id!r}.", id=entity_id)
+        self._pending.pop(entity_id, None)
+        if self._expected.get(entity_id, 0) is None:  # added here: just forget it
+            del self._expected[entity_id]
+        else:
+            self._expected.setdefault(entity_id, self._seen.get(entity_id, current.version))
+            self._deleted.add(entity_id)
 
-
-class MemoryPriceRepository(_MemoryRepository[Price]):
-    def get_by_lookup_key(self, lookup_key: str) -> Price | None:
-        return self._get_by("lookup_key", lookup_key)
-
-    def list(
-        self,
-        *,
-        product_id: str | None = None,
-        active: bool | None = None,
-        currency: str | None = None,
-        limit: int = DEFAULT_LIST_LIMIT,
-        starting_after: str | None = None,
-    ) -> list[Price]:
-        filters = {
-            "product_id": product_id,
-            "active": active,
-            "currency": currency.upper() if currency else None,
-        }
-        return self._list(filters, limit, starting_after)
+    def _apply(self) -> None:
+        super()._apply()
+        committed = self._committed()
+        for entity_id in self._deleted:
+            committed.pop(entity_id, None)
+        self._deleted.clear()
 
 
-class MemoryPlanRepository(_MemoryRepository[Plan]):
-    def list(
-        self,
-        *,
-        active: bool | None = None,
-        limit: int = DEFAULT_LIST_LIMIT,
-        starting_after: str | None = None,
-    ) -> list[Plan]:
-        return self._list({"active": active}, limit, starting_after)
+class MemoryCustomerRepository(_MemoryRepository[Customer], CustomerQueries):
+    pass
+
+
+class MemoryProductRepository(_MemoryRepository[Product], ProductQueries):
+    pass
+
+
+class MemoryPriceRepository(_MemoryRepository[Price], PriceQueries):
+    pass
+
+
+class MemoryPlanRepository(_MemoryRepository[Plan], PlanQueries):
+    pass
 
 
 class MemoryIdempotencyRepository:
@@ -340,46 +343,28 @@ class MemoryIdempotencyRepository:
         self._pending.clear()
 
 
-class MemoryUnitOfWork:
+class MemoryUnitOfWork(RepositorySlots):
     """One in-memory transaction; see :class:`lms_billing.storage.base.UnitOfWork`."""
 
     def __init__(self, state: _State) -> None:
+        from lms_billing.storage.memory_invoicing import MemoryInvoicing
+        from lms_billing.storage.memory_payments import MemoryPayments
+        from lms_billing.storage.memory_subscriptions import MemorySubscriptions
+
         self.state = state
         self.customers = MemoryCustomerRepository(self, CUSTOMERS)
         self.products = MemoryProductRepository(self, PRODUCTS)
         self.prices = MemoryPriceRepository(self, PRICES)
         self.plans = MemoryPlanRepository(self, PLANS)
         self.idempotency = MemoryIdempotencyRepository(self)
-        from lms_billing.storage.memory_invoicing import MemoryInvoicing
-
-        invoicing = MemoryInvoicing(self)
-        self.coupons, self.promotion_codes = invoicing.coupons, invoicing.promotion_codes
-        self.invoices, self.credit_notes = invoicing.invoices, invoicing.credit_notes
-        self.receipts, self.numbering = invoicing.receipts, invoicing.numbering
-        self.customer_balance = invoicing.customer_balance
-        from lms_billing.storage.memory_subscriptions import MemorySubscriptions
-
-        subscriptions = MemorySubscriptions(self)
-        self.subscriptions = subscriptions.subscriptions
-        self.pending_items = subscriptions.pending_items
-        self.billing_runs = subscriptions.billing_runs
-        from lms_billing.storage.memory_payments import MemoryPayments
-
-        payments = MemoryPayments(self)
-        self.payment_methods, self.gateway_customers = (
-            payments.payment_methods,
-            payments.gateway_customers,
-        )
-        self.payments, self.refunds = payments.payments, payments.refunds
-        self.webhook_events, self.dunning = payments.webhook_events, payments.dunning
+        families = (MemoryInvoicing(self), MemorySubscriptions(self), MemoryPayments(self))
+        attach_repositories(self, *families)
         self._repositories: tuple[_MemoryRepository[Any], ...] = (
             self.customers,
             self.products,
             self.prices,
             self.plans,
-            *invoicing.repositories(),
-            *subscriptions.repositories(),
-            *payments.repositories(),
+            *(repository for family in families for repository in family.repositories()),
         )
 
     def row_exists(self, table: str, entity_id: str) -> bool:

@@ -16,13 +16,11 @@ from pydantic import BaseModel
 from lms_billing.domain.coupons import Coupon, PromotionCode
 from lms_billing.domain.credit_notes import CreditNote
 from lms_billing.domain.customer_balance import CustomerBalanceTransaction
-from lms_billing.domain.invoices import Invoice, InvoiceStatus
+from lms_billing.domain.invoices import Invoice
 from lms_billing.domain.receipts import Receipt
 from lms_billing.domain.redemptions import CouponRedemption
-from lms_billing.errors import CouponExhaustedError, NotFoundError
+from lms_billing.errors import CouponExhaustedError
 from lms_billing.money import currency_code
-from lms_billing.storage.base import DEFAULT_LIST_LIMIT, check_limit
-from lms_billing.storage.entities import EntitySpec
 from lms_billing.storage.entities_invoicing import (
     BALANCE_TRANSACTIONS,
     COUPON_REDEMPTIONS,
@@ -34,44 +32,19 @@ from lms_billing.storage.entities_invoicing import (
     RECEIPTS,
     NumberingCounter,
 )
-from lms_billing.storage.memory import _MemoryRepository, _Row
+from lms_billing.storage.memory import _Deletable, _MemoryRepository
+from lms_billing.storage.queries import (
+    BalanceQueries,
+    CouponQueries,
+    InvoiceDocumentQueries,
+    InvoiceQueries,
+    PromotionCodeQueries,
+)
 
 if TYPE_CHECKING:
     from lms_billing.storage.memory import MemoryUnitOfWork
 
 M = TypeVar("M", bound=BaseModel)
-
-
-class _Deletable(_MemoryRepository[M]):
-    """A memory repository whose rows can be deleted within the unit of work."""
-
-    def __init__(self, uow: MemoryUnitOfWork, spec: EntitySpec[M]) -> None:
-        super().__init__(uow, spec)
-        self._deleted: set[str] = set()
-
-    def _row(self, entity_id: str) -> _Row | None:
-        return None if entity_id in self._deleted else super()._row(entity_id)
-
-    def _view(self) -> dict[str, _Row]:
-        return {k: v for k, v in super()._view().items() if k not in self._deleted}
-
-    def _delete(self, entity_id: str) -> None:
-        current = self._row(entity_id)
-        if current is None:
-            raise NotFoundError(f"No {self._spec.label} {entity_id!r}.", id=entity_id)
-        self._pending.pop(entity_id, None)
-        if self._expected.get(entity_id, 0) is None:  # added here: just forget it
-            del self._expected[entity_id]
-        else:
-            self._expected.setdefault(entity_id, self._seen.get(entity_id, current.version))
-            self._deleted.add(entity_id)
-
-    def _apply(self) -> None:
-        super()._apply()
-        committed = self._committed()
-        for entity_id in self._deleted:
-            committed.pop(entity_id, None)
-        self._deleted.clear()
 
 
 class MemoryRedemptionRepository(_Deletable[CouponRedemption]):
@@ -91,20 +64,7 @@ class MemoryRedemptionRepository(_Deletable[CouponRedemption]):
         )
 
 
-class MemoryPromotionCodeRepository(_MemoryRepository[PromotionCode]):
-    def get_by_code(self, code: str) -> PromotionCode | None:
-        return self._get_by("code", code)
-
-    def list(
-        self,
-        *,
-        coupon_id: str | None = None,
-        active: bool | None = None,
-        limit: int = DEFAULT_LIST_LIMIT,
-        starting_after: str | None = None,
-    ) -> list[PromotionCode]:
-        return self._list({"coupon_id": coupon_id, "active": active}, limit, starting_after)
-
+class MemoryPromotionCodeRepository(_MemoryRepository[PromotionCode], PromotionCodeQueries):
     def redeem(self, promotion_code_id: str) -> PromotionCode:
         code = self.get(promotion_code_id)
         if code.max_redemptions is not None and code.times_redeemed >= code.max_redemptions:
@@ -118,7 +78,7 @@ class MemoryPromotionCodeRepository(_MemoryRepository[PromotionCode]):
         self.update(code.model_copy(update={"times_redeemed": max(0, code.times_redeemed - 1)}))
 
 
-class MemoryCouponRepository(_MemoryRepository[Coupon]):
+class MemoryCouponRepository(_MemoryRepository[Coupon], CouponQueries):
     def __init__(
         self,
         uow: MemoryUnitOfWork,
@@ -128,15 +88,6 @@ class MemoryCouponRepository(_MemoryRepository[Coupon]):
         super().__init__(uow, COUPONS)
         self._redemptions = redemptions
         self._codes = codes
-
-    def list(
-        self,
-        *,
-        valid: bool | None = None,
-        limit: int = DEFAULT_LIST_LIMIT,
-        starting_after: str | None = None,
-    ) -> list[Coupon]:
-        return self._list({"valid": valid}, limit, starting_after)
 
     def redeem(self, coupon_id: str) -> Coupon:
         coupon = self.get(coupon_id)
@@ -164,26 +115,7 @@ class MemoryCouponRepository(_MemoryRepository[Coupon]):
         return released
 
 
-class MemoryInvoiceRepository(_Deletable[Invoice]):
-    def list(
-        self,
-        *,
-        customer_id: str | None = None,
-        status: InvoiceStatus | None = None,
-        subscription_id: str | None = None,
-        limit: int = DEFAULT_LIST_LIMIT,
-        starting_after: str | None = None,
-    ) -> list[Invoice]:
-        filters = {
-            "customer_id": customer_id,
-            "status": None if status is None else InvoiceStatus(status).value,
-            "subscription_id": subscription_id,
-        }
-        return self._list(filters, limit, starting_after)
-
-    def get_by_number(self, number: str) -> Invoice | None:
-        return self._get_by("number", number)
-
+class MemoryInvoiceRepository(_Deletable[Invoice], InvoiceQueries):
     def delete(self, invoice_id: str) -> None:
         self._delete(invoice_id)
 
@@ -194,30 +126,12 @@ class MemoryInvoiceRepository(_Deletable[Invoice]):
         )
 
 
-class MemoryCreditNoteRepository(_MemoryRepository[CreditNote]):
-    def list(
-        self,
-        *,
-        invoice_id: str | None = None,
-        customer_id: str | None = None,
-        limit: int = DEFAULT_LIST_LIMIT,
-        starting_after: str | None = None,
-    ) -> list[CreditNote]:
-        filters = {"invoice_id": invoice_id, "customer_id": customer_id}
-        return self._list(filters, limit, starting_after)
+class MemoryCreditNoteRepository(_MemoryRepository[CreditNote], InvoiceDocumentQueries[CreditNote]):
+    pass
 
 
-class MemoryReceiptRepository(_MemoryRepository[Receipt]):
-    def list(
-        self,
-        *,
-        invoice_id: str | None = None,
-        customer_id: str | None = None,
-        limit: int = DEFAULT_LIST_LIMIT,
-        starting_after: str | None = None,
-    ) -> list[Receipt]:
-        filters = {"invoice_id": invoice_id, "customer_id": customer_id}
-        return self._list(filters, limit, starting_after)
+class MemoryReceiptRepository(_MemoryRepository[Receipt], InvoiceDocumentQueries[Receipt]):
+    pass
 
 
 class MemoryNumberingRepository(_MemoryRepository[NumberingCounter]):
@@ -241,7 +155,7 @@ class MemoryNumberingRepository(_MemoryRepository[NumberingCounter]):
         return value
 
 
-class MemoryBalanceRepository(_MemoryRepository[CustomerBalanceTransaction]):
+class MemoryBalanceRepository(_MemoryRepository[CustomerBalanceTransaction], BalanceQueries):
     def __init__(self, uow: MemoryUnitOfWork) -> None:
         super().__init__(uow, BALANCE_TRANSACTIONS)
 
@@ -252,21 +166,6 @@ class MemoryBalanceRepository(_MemoryRepository[CustomerBalanceTransaction]):
             for row in self._view().values()
             if row.columns["customer_id"] == customer_id and row.columns["currency"] == code
         )
-
-    def list(
-        self,
-        customer_id: str,
-        *,
-        currency: str | None = None,
-        limit: int = DEFAULT_LIST_LIMIT,
-        starting_after: str | None = None,
-    ) -> list[CustomerBalanceTransaction]:
-        check_limit(limit)
-        filters = {
-            "customer_id": customer_id,
-            "currency": None if currency is None else currency_code(currency),
-        }
-        return self._list(filters, limit, starting_after)
 
 
 class MemoryInvoicing:

@@ -22,9 +22,8 @@ from lms_billing.domain.payment_records import (
     StoredPaymentMethod,
     WebhookInboxEntry,
 )
-from lms_billing.domain.payments import PaymentStatus
 from lms_billing.errors import AlreadyExistsError
-from lms_billing.storage.base import DEFAULT_LIST_LIMIT, check_limit
+from lms_billing.storage.base import check_limit
 from lms_billing.storage.entities import EntitySpec, utc
 from lms_billing.storage.entities_payments import (
     COMPOSITE_UNIQUE,
@@ -36,6 +35,13 @@ from lms_billing.storage.entities_payments import (
     WEBHOOK_EVENTS,
 )
 from lms_billing.storage.memory import _MemoryRepository, _Row
+from lms_billing.storage.queries import (
+    GatewayCustomerQueries,
+    PaymentMethodQueries,
+    PaymentQueries,
+    RefundQueries,
+    WebhookInboxQueries,
+)
 
 if TYPE_CHECKING:
     from lms_billing.storage.memory import MemoryUnitOfWork
@@ -62,56 +68,16 @@ class _Repo(_MemoryRepository[M]):
                         **dict(zip(group, key, strict=True)),
                     )
 
-    def _find(self, **values: object) -> M | None:
-        for entity_id, row in self._view().items():
-            if all(row.columns.get(k) == v for k, v in values.items()):
-                return self._load(entity_id, row)
-        return None
+
+class MemoryPaymentMethodRepository(_Repo[StoredPaymentMethod], PaymentMethodQueries):
+    pass
 
 
-class MemoryPaymentMethodRepository(_Repo[StoredPaymentMethod]):
-    def get_by_token(self, gateway: str, token: str) -> StoredPaymentMethod | None:
-        return self._find(gateway=gateway, token=token)
-
-    def list(
-        self,
-        *,
-        customer_id: str | None = None,
-        active: bool | None = True,
-        limit: int = DEFAULT_LIST_LIMIT,
-        starting_after: str | None = None,
-    ) -> list[StoredPaymentMethod]:
-        return self._list({"customer_id": customer_id, "active": active}, limit, starting_after)
+class MemoryGatewayCustomerRepository(_Repo[GatewayCustomerLink], GatewayCustomerQueries):
+    pass
 
 
-class MemoryGatewayCustomerRepository(_Repo[GatewayCustomerLink]):
-    def get_for(self, customer_id: str, gateway: str) -> GatewayCustomerLink | None:
-        return self._find(customer_id=customer_id, gateway=gateway)
-
-
-class MemoryPaymentRepository(_Repo[Payment]):
-    def get_by_idempotency_key(self, key: str) -> Payment | None:
-        return self._find(idempotency_key=key)
-
-    def get_by_gateway_id(self, gateway: str, gateway_payment_id: str) -> Payment | None:
-        return self._find(gateway=gateway, gateway_payment_id=gateway_payment_id)
-
-    def list(
-        self,
-        *,
-        invoice_id: str | None = None,
-        customer_id: str | None = None,
-        status: PaymentStatus | None = None,
-        limit: int = DEFAULT_LIST_LIMIT,
-        starting_after: str | None = None,
-    ) -> list[Payment]:
-        filters = {
-            "invoice_id": invoice_id,
-            "customer_id": customer_id,
-            "status": None if status is None else PaymentStatus(status).value,
-        }
-        return self._list(filters, limit, starting_after)
-
+class MemoryPaymentRepository(_Repo[Payment], PaymentQueries):
     def created_since(self, since: datetime, limit: int) -> builtins.list[Payment]:
         check_limit(limit)
         moment = utc(since)
@@ -125,26 +91,12 @@ class MemoryPaymentRepository(_Repo[Payment]):
         return [self._load(entity_id, view[entity_id]) for _, entity_id in newest]
 
 
-class MemoryRefundRepository(_Repo[Refund]):
-    def get_by_idempotency_key(self, key: str) -> Refund | None:
-        return self._find(idempotency_key=key)
-
-    def get_by_gateway_id(self, gateway: str, gateway_refund_id: str) -> Refund | None:
-        return self._find(gateway=gateway, gateway_refund_id=gateway_refund_id)
-
-    def list(
-        self,
-        *,
-        payment_id: str | None = None,
-        limit: int = DEFAULT_LIST_LIMIT,
-        starting_after: str | None = None,
-    ) -> list[Refund]:
-        return self._list({"payment_id": payment_id}, limit, starting_after)
+class MemoryRefundRepository(_Repo[Refund], RefundQueries):
+    pass
 
 
-class MemoryWebhookInboxRepository(_Repo[WebhookInboxEntry]):
-    def get_by_event(self, gateway: str, event_id: str) -> WebhookInboxEntry | None:
-        return self._find(gateway=gateway, event_id=event_id)
+class MemoryWebhookInboxRepository(_Repo[WebhookInboxEntry], WebhookInboxQueries):
+    pass
 
 
 class MemoryDunningRepository(_Repo[DunningState]):

@@ -19,16 +19,15 @@ from lms_billing.domain.subscription_records import (
     PendingInvoiceItem,
     SubscriptionRecord,
 )
-from lms_billing.domain.subscriptions import SubscriptionStatus
-from lms_billing.errors import NotFoundError
-from lms_billing.storage.base import DEFAULT_LIST_LIMIT, check_limit
+from lms_billing.storage.base import check_limit
 from lms_billing.storage.entities import utc
 from lms_billing.storage.entities_subscriptions import (
     BILLING_RUNS,
     PENDING_INVOICE_ITEMS,
     SUBSCRIPTIONS,
 )
-from lms_billing.storage.memory import _MemoryRepository, _Row
+from lms_billing.storage.memory import _Deletable, _MemoryRepository
+from lms_billing.storage.queries import PlainListQueries, SubscriptionQueries
 
 if TYPE_CHECKING:
     from lms_billing.storage.memory import MemoryUnitOfWork
@@ -36,23 +35,9 @@ if TYPE_CHECKING:
 _CLAIM_PREFIX = "subscription-claim:"  # keys in the shared in-flight table, owned per uow
 
 
-class MemorySubscriptionRepository(_MemoryRepository[SubscriptionRecord]):
+class MemorySubscriptionRepository(_MemoryRepository[SubscriptionRecord], SubscriptionQueries):
     def __init__(self, uow: MemoryUnitOfWork) -> None:
         super().__init__(uow, SUBSCRIPTIONS)
-
-    def list(
-        self,
-        *,
-        customer_id: str | None = None,
-        status: SubscriptionStatus | None = None,
-        limit: int = DEFAULT_LIST_LIMIT,
-        starting_after: str | None = None,
-    ) -> list[SubscriptionRecord]:
-        filters = {
-            "customer_id": customer_id,
-            "status": None if status is None else SubscriptionStatus(status).value,
-        }
-        return self._list(filters, limit, starting_after)
 
     def claim_due(self, at: datetime, limit: int) -> builtins.list[SubscriptionRecord]:
         check_limit(limit)
@@ -84,16 +69,9 @@ class MemorySubscriptionRepository(_MemoryRepository[SubscriptionRecord]):
             self.update(record)
 
 
-class MemoryPendingItemRepository(_MemoryRepository[PendingInvoiceItem]):
+class MemoryPendingItemRepository(_Deletable[PendingInvoiceItem]):
     def __init__(self, uow: MemoryUnitOfWork) -> None:
         super().__init__(uow, PENDING_INVOICE_ITEMS)
-        self._deleted: set[str] = set()
-
-    def _row(self, entity_id: str) -> _Row | None:
-        return None if entity_id in self._deleted else super()._row(entity_id)
-
-    def _view(self) -> dict[str, _Row]:
-        return {k: v for k, v in super()._view().items() if k not in self._deleted}
 
     def for_subscriptions(
         self, subscription_ids: Sequence[str]
@@ -108,33 +86,12 @@ class MemoryPendingItemRepository(_MemoryRepository[PendingInvoiceItem]):
 
     def delete(self, item_ids: Sequence[str]) -> None:
         for item_id in item_ids:
-            current = self._row(item_id)
-            if current is None:
-                raise NotFoundError(f"No pending invoice item {item_id!r}.", id=item_id)
-            if self._expected.get(item_id, 0) is None:  # added in this unit of work
-                del self._expected[item_id]
-                self._pending.pop(item_id, None)
-                continue
-            self._pending.pop(item_id, None)
-            self._expected.setdefault(item_id, self._seen.get(item_id, current.version))
-            self._deleted.add(item_id)
-
-    def _apply(self) -> None:
-        super()._apply()
-        committed = self._committed()
-        for item_id in self._deleted:
-            committed.pop(item_id, None)
-        self._deleted.clear()
+            self._delete(item_id)
 
 
-class MemoryBillingRunRepository(_MemoryRepository[BillingRun]):
+class MemoryBillingRunRepository(_MemoryRepository[BillingRun], PlainListQueries[BillingRun]):
     def __init__(self, uow: MemoryUnitOfWork) -> None:
         super().__init__(uow, BILLING_RUNS)
-
-    def list(
-        self, *, limit: int = DEFAULT_LIST_LIMIT, starting_after: str | None = None
-    ) -> list[BillingRun]:
-        return self._list({}, limit, starting_after)
 
     def insert_invoices(self, invoices: Sequence[Invoice]) -> None:
         for invoice in invoices:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from pydantic import BaseModel
@@ -19,8 +19,15 @@ from lms_billing.errors import (
     NotFoundError,
     StaleVersionError,
 )
-from lms_billing.storage.base import DEFAULT_LIST_LIMIT, IdempotencyRecord, check_limit
+from lms_billing.storage.base import IdempotencyRecord, check_limit
 from lms_billing.storage.entities import EntitySpec, utc
+from lms_billing.storage.queries import (
+    CustomerQueries,
+    PlanQueries,
+    PriceQueries,
+    ProductQueries,
+    QueryPrimitives,
+)
 from lms_billing.storage.sqlalchemy.tables import ENTITY_TABLES, idempotency_keys
 
 M = TypeVar("M", bound=BaseModel)
@@ -36,7 +43,7 @@ def _is_foreign_key_violation(exc: IntegrityError) -> bool:
     return "FOREIGN KEY" in str(exc.orig).upper()
 
 
-class _SqlRepository(Generic[M]):
+class _SqlRepository(QueryPrimitives[M]):
     def __init__(self, connection: sa.Connection, spec: EntitySpec[M]) -> None:
         self._conn = connection
         self._spec = spec
@@ -74,6 +81,13 @@ class _SqlRepository(Generic[M]):
 
     def _get_by(self, column: str, value: object) -> M | None:
         row = self._conn.execute(self._select().where(self._table.c[column] == value)).first()
+        return None if row is None else self._rebuild(row)
+
+    def _find(self, **values: object) -> M | None:
+        query = self._select()
+        for column, value in values.items():
+            query = query.where(self._table.c[column] == value)
+        row = self._conn.execute(query.limit(1)).first()
         return None if row is None else self._rebuild(row)
 
     def _list(
@@ -139,60 +153,20 @@ class _SqlRepository(Generic[M]):
         return expected + 1
 
 
-class SqlCustomerRepository(_SqlRepository[Customer]):
-    def get_by_external_id(self, external_id: str) -> Customer | None:
-        return self._get_by("external_id", external_id)
-
-    def list(
-        self, *, limit: int = DEFAULT_LIST_LIMIT, starting_after: str | None = None
-    ) -> list[Customer]:
-        return self._list({}, limit, starting_after)
+class SqlCustomerRepository(_SqlRepository[Customer], CustomerQueries):
+    pass
 
 
-class SqlProductRepository(_SqlRepository[Product]):
-    def get_by_external_id(self, external_id: str) -> Product | None:
-        return self._get_by("external_id", external_id)
-
-    def list(
-        self,
-        *,
-        active: bool | None = None,
-        limit: int = DEFAULT_LIST_LIMIT,
-        starting_after: str | None = None,
-    ) -> list[Product]:
-        return self._list({"active": active}, limit, starting_after)
+class SqlProductRepository(_SqlRepository[Product], ProductQueries):
+    pass
 
 
-class SqlPriceRepository(_SqlRepository[Price]):
-    def get_by_lookup_key(self, lookup_key: str) -> Price | None:
-        return self._get_by("lookup_key", lookup_key)
-
-    def list(
-        self,
-        *,
-        product_id: str | None = None,
-        active: bool | None = None,
-        currency: str | None = None,
-        limit: int = DEFAULT_LIST_LIMIT,
-        starting_after: str | None = None,
-    ) -> list[Price]:
-        filters = {
-            "product_id": product_id,
-            "active": active,
-            "currency": currency.upper() if currency else None,
-        }
-        return self._list(filters, limit, starting_after)
+class SqlPriceRepository(_SqlRepository[Price], PriceQueries):
+    pass
 
 
-class SqlPlanRepository(_SqlRepository[Plan]):
-    def list(
-        self,
-        *,
-        active: bool | None = None,
-        limit: int = DEFAULT_LIST_LIMIT,
-        starting_after: str | None = None,
-    ) -> list[Plan]:
-        return self._list({"active": active}, limit, starting_after)
+class SqlPlanRepository(_SqlRepository[Plan], PlanQueries):
+    pass
 
 
 class SqlIdempotencyRepository:

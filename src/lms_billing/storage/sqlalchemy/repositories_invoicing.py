@@ -9,7 +9,6 @@ PostgreSQL): the counter row stays locked until the transaction ends.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -20,12 +19,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from lms_billing.domain.coupons import Coupon, PromotionCode
 from lms_billing.domain.credit_notes import CreditNote
 from lms_billing.domain.customer_balance import CustomerBalanceTransaction
-from lms_billing.domain.invoices import Invoice, InvoiceLine, InvoiceStatus
+from lms_billing.domain.invoices import Invoice, InvoiceLine
 from lms_billing.domain.receipts import Receipt
 from lms_billing.domain.redemptions import CouponRedemption
 from lms_billing.errors import CouponExhaustedError
 from lms_billing.money import currency_code
-from lms_billing.storage.base import DEFAULT_LIST_LIMIT
 from lms_billing.storage.entities import EntitySpec
 from lms_billing.storage.entities_invoicing import (
     BALANCE_TRANSACTIONS,
@@ -35,6 +33,13 @@ from lms_billing.storage.entities_invoicing import (
     INVOICES,
     PROMOTION_CODES,
     RECEIPTS,
+)
+from lms_billing.storage.queries import (
+    BalanceQueries,
+    CouponQueries,
+    InvoiceDocumentQueries,
+    InvoiceQueries,
+    PromotionCodeQueries,
 )
 from lms_billing.storage.sqlalchemy.repositories import ADVISORY_LOCK_NAMESPACE, _SqlRepository
 from lms_billing.storage.sqlalchemy.tables_invoicing import (
@@ -57,9 +62,6 @@ class _Repo(_SqlRepository[M]):
         self._spec = spec
         self._table = INVOICING_TABLES[spec.table]
         self._seen: dict[str, int] = {}
-
-    def _filtered(self, filters: Mapping[str, object], limit: int, after: str | None) -> list[M]:
-        return self._list(filters, limit, after)
 
 
 class _Counted(_Repo[M]):
@@ -102,20 +104,7 @@ class _Counted(_Repo[M]):
         return self.get(entity_id)
 
 
-class SqlPromotionCodeRepository(_Counted[PromotionCode]):
-    def get_by_code(self, code: str) -> PromotionCode | None:
-        return self._get_by("code", code)
-
-    def list(
-        self,
-        *,
-        coupon_id: str | None = None,
-        active: bool | None = None,
-        limit: int = DEFAULT_LIST_LIMIT,
-        starting_after: str | None = None,
-    ) -> list[PromotionCode]:
-        return self._filtered({"coupon_id": coupon_id, "active": active}, limit, starting_after)
-
+class SqlPromotionCodeRepository(_Counted[PromotionCode], PromotionCodeQueries):
     def redeem(self, promotion_code_id: str) -> PromotionCode:
         return self._count(promotion_code_id, 1)
 
@@ -136,7 +125,7 @@ class SqlRedemptionRepository(_Repo[CouponRedemption]):
         self._conn.execute(sa.delete(self._table).where(self._table.c.id == redemption_id))
 
 
-class SqlCouponRepository(_Counted[Coupon]):
+class SqlCouponRepository(_Counted[Coupon], CouponQueries):
     def __init__(
         self,
         connection: sa.Connection,
@@ -146,15 +135,6 @@ class SqlCouponRepository(_Counted[Coupon]):
         super().__init__(connection, COUPONS)
         self._redemptions = redemptions
         self._codes = codes
-
-    def list(
-        self,
-        *,
-        valid: bool | None = None,
-        limit: int = DEFAULT_LIST_LIMIT,
-        starting_after: str | None = None,
-    ) -> list[Coupon]:
-        return self._filtered({"valid": valid}, limit, starting_after)
 
     def redeem(self, coupon_id: str) -> Coupon:
         return self._count(coupon_id, 1)
@@ -196,7 +176,7 @@ SQL_INVOICES = _InvoiceHeaderSpec(
 )
 
 
-class SqlInvoiceRepository(_Repo[Invoice]):
+class SqlInvoiceRepository(_Repo[Invoice], InvoiceQueries):
     def __init__(self, connection: sa.Connection) -> None:
         super().__init__(connection, SQL_INVOICES)
 
@@ -246,25 +226,6 @@ class SqlInvoiceRepository(_Repo[Invoice]):
     def _stored_lines(self, invoice_id: str) -> tuple[InvoiceLine, ...]:
         return tuple(InvoiceLine.model_validate(d) for d in self._lines([invoice_id])[invoice_id])
 
-    def list(
-        self,
-        *,
-        customer_id: str | None = None,
-        status: InvoiceStatus | None = None,
-        subscription_id: str | None = None,
-        limit: int = DEFAULT_LIST_LIMIT,
-        starting_after: str | None = None,
-    ) -> list[Invoice]:
-        filters = {
-            "customer_id": customer_id,
-            "status": None if status is None else InvoiceStatus(status).value,
-            "subscription_id": subscription_id,
-        }
-        return self._filtered(filters, limit, starting_after)
-
-    def get_by_number(self, number: str) -> Invoice | None:
-        return self._get_by("number", number)
-
     def delete(self, invoice_id: str) -> None:
         self.version(invoice_id)  # NotFoundError
         self._conn.execute(sa.delete(invoice_lines).where(invoice_lines.c.invoice_id == invoice_id))
@@ -278,30 +239,12 @@ class SqlInvoiceRepository(_Repo[Invoice]):
         return self._conn.execute(query.limit(1)).first() is not None
 
 
-class SqlCreditNoteRepository(_Repo[CreditNote]):
-    def list(
-        self,
-        *,
-        invoice_id: str | None = None,
-        customer_id: str | None = None,
-        limit: int = DEFAULT_LIST_LIMIT,
-        starting_after: str | None = None,
-    ) -> list[CreditNote]:
-        filters = {"invoice_id": invoice_id, "customer_id": customer_id}
-        return self._filtered(filters, limit, starting_after)
+class SqlCreditNoteRepository(_Repo[CreditNote], InvoiceDocumentQueries[CreditNote]):
+    pass
 
 
-class SqlReceiptRepository(_Repo[Receipt]):
-    def list(
-        self,
-        *,
-        invoice_id: str | None = None,
-        customer_id: str | None = None,
-        limit: int = DEFAULT_LIST_LIMIT,
-        starting_after: str | None = None,
-    ) -> list[Receipt]:
-        filters = {"invoice_id": invoice_id, "customer_id": customer_id}
-        return self._filtered(filters, limit, starting_after)
+class SqlReceiptRepository(_Repo[Receipt], InvoiceDocumentQueries[Receipt]):
+    pass
 
 
 class SqlNumberingRepository:
@@ -332,7 +275,7 @@ class SqlNumberingRepository:
         return None if value is None else int(value)
 
 
-class SqlBalanceRepository(_Repo[CustomerBalanceTransaction]):
+class SqlBalanceRepository(_Repo[CustomerBalanceTransaction], BalanceQueries):
     def __init__(self, connection: sa.Connection) -> None:
         super().__init__(connection, BALANCE_TRANSACTIONS)
 
@@ -350,20 +293,6 @@ class SqlBalanceRepository(_Repo[CustomerBalanceTransaction]):
             )
         ).scalar_one()
         return int(total)
-
-    def list(
-        self,
-        customer_id: str,
-        *,
-        currency: str | None = None,
-        limit: int = DEFAULT_LIST_LIMIT,
-        starting_after: str | None = None,
-    ) -> list[CustomerBalanceTransaction]:
-        filters = {
-            "customer_id": customer_id,
-            "currency": None if currency is None else currency_code(currency),
-        }
-        return self._filtered(filters, limit, starting_after)
 
 
 class SqlInvoicing:

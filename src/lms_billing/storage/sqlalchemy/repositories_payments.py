@@ -23,8 +23,7 @@ from lms_billing.domain.payment_records import (
     StoredPaymentMethod,
     WebhookInboxEntry,
 )
-from lms_billing.domain.payments import PaymentStatus
-from lms_billing.storage.base import DEFAULT_LIST_LIMIT, check_limit
+from lms_billing.storage.base import check_limit
 from lms_billing.storage.entities import EntitySpec, utc
 from lms_billing.storage.entities_payments import (
     DUNNING_STATES,
@@ -33,6 +32,13 @@ from lms_billing.storage.entities_payments import (
     PAYMENTS,
     REFUNDS,
     WEBHOOK_EVENTS,
+)
+from lms_billing.storage.queries import (
+    GatewayCustomerQueries,
+    PaymentMethodQueries,
+    PaymentQueries,
+    RefundQueries,
+    WebhookInboxQueries,
 )
 from lms_billing.storage.sqlalchemy.repositories import _SqlRepository
 from lms_billing.storage.sqlalchemy.tables_payments import PAYMENT_TABLES
@@ -49,57 +55,16 @@ class _Repo(_SqlRepository[M]):
         self._table = PAYMENT_TABLES[spec.table]
         self._seen: dict[str, int] = {}
 
-    def _find(self, **values: object) -> M | None:
-        query = self._select()
-        for column, value in values.items():
-            query = query.where(self._table.c[column] == value)
-        row = self._conn.execute(query.limit(1)).first()
-        return None if row is None else self._rebuild(row)
+
+class SqlPaymentMethodRepository(_Repo[StoredPaymentMethod], PaymentMethodQueries):
+    pass
 
 
-class SqlPaymentMethodRepository(_Repo[StoredPaymentMethod]):
-    def get_by_token(self, gateway: str, token: str) -> StoredPaymentMethod | None:
-        return self._find(gateway=gateway, token=token)
-
-    def list(
-        self,
-        *,
-        customer_id: str | None = None,
-        active: bool | None = True,
-        limit: int = DEFAULT_LIST_LIMIT,
-        starting_after: str | None = None,
-    ) -> list[StoredPaymentMethod]:
-        return self._list({"customer_id": customer_id, "active": active}, limit, starting_after)
+class SqlGatewayCustomerRepository(_Repo[GatewayCustomerLink], GatewayCustomerQueries):
+    pass
 
 
-class SqlGatewayCustomerRepository(_Repo[GatewayCustomerLink]):
-    def get_for(self, customer_id: str, gateway: str) -> GatewayCustomerLink | None:
-        return self._find(customer_id=customer_id, gateway=gateway)
-
-
-class SqlPaymentRepository(_Repo[Payment]):
-    def get_by_idempotency_key(self, key: str) -> Payment | None:
-        return self._find(idempotency_key=key)
-
-    def get_by_gateway_id(self, gateway: str, gateway_payment_id: str) -> Payment | None:
-        return self._find(gateway=gateway, gateway_payment_id=gateway_payment_id)
-
-    def list(
-        self,
-        *,
-        invoice_id: str | None = None,
-        customer_id: str | None = None,
-        status: PaymentStatus | None = None,
-        limit: int = DEFAULT_LIST_LIMIT,
-        starting_after: str | None = None,
-    ) -> list[Payment]:
-        filters = {
-            "invoice_id": invoice_id,
-            "customer_id": customer_id,
-            "status": None if status is None else PaymentStatus(status).value,
-        }
-        return self._list(filters, limit, starting_after)
-
+class SqlPaymentRepository(_Repo[Payment], PaymentQueries):
     def created_since(self, since: datetime, limit: int) -> builtins.list[Payment]:
         check_limit(limit)
         table = self._table
@@ -112,26 +77,12 @@ class SqlPaymentRepository(_Repo[Payment]):
         return [self._rebuild(row) for row in self._conn.execute(query)]
 
 
-class SqlRefundRepository(_Repo[Refund]):
-    def get_by_idempotency_key(self, key: str) -> Refund | None:
-        return self._find(idempotency_key=key)
-
-    def get_by_gateway_id(self, gateway: str, gateway_refund_id: str) -> Refund | None:
-        return self._find(gateway=gateway, gateway_refund_id=gateway_refund_id)
-
-    def list(
-        self,
-        *,
-        payment_id: str | None = None,
-        limit: int = DEFAULT_LIST_LIMIT,
-        starting_after: str | None = None,
-    ) -> list[Refund]:
-        return self._list({"payment_id": payment_id}, limit, starting_after)
+class SqlRefundRepository(_Repo[Refund], RefundQueries):
+    pass
 
 
-class SqlWebhookInboxRepository(_Repo[WebhookInboxEntry]):
-    def get_by_event(self, gateway: str, event_id: str) -> WebhookInboxEntry | None:
-        return self._find(gateway=gateway, event_id=event_id)
+class SqlWebhookInboxRepository(_Repo[WebhookInboxEntry], WebhookInboxQueries):
+    pass
 
 
 class SqlDunningRepository(_Repo[DunningState]):

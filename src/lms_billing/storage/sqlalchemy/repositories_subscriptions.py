@@ -25,15 +25,15 @@ from lms_billing.domain.subscription_records import (
     PendingInvoiceItem,
     SubscriptionRecord,
 )
-from lms_billing.domain.subscriptions import SubscriptionStatus
 from lms_billing.errors import NotFoundError, StaleVersionError
-from lms_billing.storage.base import DEFAULT_LIST_LIMIT, check_limit
+from lms_billing.storage.base import check_limit
 from lms_billing.storage.entities import CUSTOMERS, EntitySpec, utc
 from lms_billing.storage.entities_subscriptions import (
     BILLING_RUNS,
     PENDING_INVOICE_ITEMS,
     SUBSCRIPTIONS,
 )
+from lms_billing.storage.queries import PlainListQueries, SubscriptionQueries
 from lms_billing.storage.sqlalchemy.repositories import _SqlRepository
 from lms_billing.storage.sqlalchemy.repositories_invoicing import (
     BALANCE_LOCK_NAMESPACE,
@@ -93,23 +93,9 @@ class _Repo(_SqlRepository[M]):
         return _load(self._spec, row.data)
 
 
-class SqlSubscriptionRepository(_Repo[SubscriptionRecord]):
+class SqlSubscriptionRepository(_Repo[SubscriptionRecord], SubscriptionQueries):
     def __init__(self, connection: sa.Connection) -> None:
         super().__init__(connection, SUBSCRIPTIONS)
-
-    def list(
-        self,
-        *,
-        customer_id: str | None = None,
-        status: SubscriptionStatus | None = None,
-        limit: int = DEFAULT_LIST_LIMIT,
-        starting_after: str | None = None,
-    ) -> list[SubscriptionRecord]:
-        filters = {
-            "customer_id": customer_id,
-            "status": None if status is None else SubscriptionStatus(status).value,
-        }
-        return self._list(filters, limit, starting_after)
 
     def claim_due(self, at: datetime, limit: int) -> builtins.list[SubscriptionRecord]:
         check_limit(limit)
@@ -197,14 +183,9 @@ class SqlPendingItemRepository(_Repo[PendingInvoiceItem]):
             self._conn.execute(sa.delete(self._table).where(self._table.c.id.in_(list(item_ids))))
 
 
-class SqlBillingRunRepository(_Repo[BillingRun]):
+class SqlBillingRunRepository(_Repo[BillingRun], PlainListQueries[BillingRun]):
     def __init__(self, connection: sa.Connection) -> None:
         super().__init__(connection, BILLING_RUNS)
-
-    def list(
-        self, *, limit: int = DEFAULT_LIST_LIMIT, starting_after: str | None = None
-    ) -> list[BillingRun]:
-        return self._list({}, limit, starting_after)
 
     def insert_invoices(self, batch: Sequence[Invoice]) -> None:
         if not batch:

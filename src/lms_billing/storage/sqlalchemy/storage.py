@@ -23,6 +23,7 @@ from lms_billing.storage.sqlalchemy.repositories import (
 from lms_billing.storage.sqlalchemy.repositories_invoicing import SqlInvoicing
 from lms_billing.storage.sqlalchemy.repositories_payments import SqlPayments
 from lms_billing.storage.sqlalchemy.repositories_subscriptions import SqlSubscriptions
+from lms_billing.storage.wiring import RepositorySlots, attach_repositories
 
 
 def _missing_table(exc: sa.exc.DBAPIError) -> bool:
@@ -30,7 +31,7 @@ def _missing_table(exc: sa.exc.DBAPIError) -> bool:
     return sqlstate == "42P01" or "no such table" in str(exc.orig)
 
 
-class SQLAlchemyUnitOfWork:
+class SQLAlchemyUnitOfWork(RepositorySlots):
     """One database transaction on one connection; see ``storage.base.UnitOfWork``."""
 
     def __init__(self, connection: sa.Connection) -> None:
@@ -40,20 +41,9 @@ class SQLAlchemyUnitOfWork:
         self.prices = SqlPriceRepository(connection, PRICES)
         self.plans = SqlPlanRepository(connection, PLANS)
         self.idempotency = SqlIdempotencyRepository(connection)
-        invoicing = SqlInvoicing(connection)
-        self.coupons, self.promotion_codes = invoicing.coupons, invoicing.promotion_codes
-        self.invoices, self.credit_notes = invoicing.invoices, invoicing.credit_notes
-        self.receipts, self.numbering = invoicing.receipts, invoicing.numbering
-        self.customer_balance = invoicing.customer_balance
-        subscriptions = SqlSubscriptions(connection)
-        self.subscriptions = subscriptions.subscriptions
-        self.pending_items = subscriptions.pending_items
-        self.billing_runs = subscriptions.billing_runs
-        payments = SqlPayments(connection)
-        self.payment_methods = payments.payment_methods
-        self.gateway_customers = payments.gateway_customers
-        self.payments, self.refunds = payments.payments, payments.refunds
-        self.webhook_events, self.dunning = payments.webhook_events, payments.dunning
+        attach_repositories(
+            self, SqlInvoicing(connection), SqlSubscriptions(connection), SqlPayments(connection)
+        )
 
     def commit(self) -> None:
         # The next statement autobegins a new transaction, so the unit of work stays usable.

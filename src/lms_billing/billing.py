@@ -38,7 +38,7 @@ class Billing:
     :param auto_migrate: bring the schema up to date on start (``lms-billing migrate`` does
         the same from the command line; turn this off where a deploy step runs migrations).
     :param settings: seller, tax engines, numbering and rendering (defaults: no seller,
-        zero tax, ``INV-2026-000001`` numbering).
+        zero tax, ``INV-<year>-000001`` numbering).
     """
 
     def __init__(

@@ -255,3 +255,14 @@ def test_inclusive_prices_and_per_invoice_rounding(make_request: MakeRequest) ->
     # 3000 * 0.255 / 1.255 = 609.56 -> 610 for the group, allocated 204 + 203 + 203.
     assert [li.tax_amount for li in result.lines] == [204, 203, 203]
     assert all(li.taxable_amount + li.tax_amount == 1_000 for li in result.lines)
+
+
+def test_finnish_ebooks_at_the_reduced_rate_follow_the_2026_cut(make_request: MakeRequest) -> None:
+    # A product configured at 13.5 % is accepted from 2026-01-01; 14 % is no longer a rate.
+    new = EuVatEngine(reduced_rates={"ebook": {"FI": Decimal("0.135")}})
+    old = EuVatEngine(reduced_rates={"ebook": {"FI": Decimal("0.14")}})
+    on = date(2026, 1, 1)
+    line = new.calculate(make_request(customer_country="FI", tax_code="ebook", on=on)).lines[0]
+    assert (line.rate, line.tax_amount, line.reason) == (Decimal("0.135"), 1_350, "reduced_rated")
+    with pytest.raises(ConfigurationError):
+        old.calculate(make_request(customer_country="FI", tax_code="ebook", on=on))

@@ -65,6 +65,24 @@ def test_eu_reduced_rates_follow_their_changes() -> None:
     assert rate_period(EU_VAT_RATES, "DK", date(2025, 1, 1)).reduced == ()
 
 
+def test_finland_reduced_rate_drops_to_13_5_percent_on_2026_01_01() -> None:
+    # Finnish Tax Administration (vero.fi): 14 % -> 13.5 %; 25.5 % and 10 % unchanged.
+    before = rate_period(EU_VAT_RATES, "FI", date(2025, 12, 31))
+    after = rate_period(EU_VAT_RATES, "FI", date(2026, 1, 1))
+    assert (before.standard, before.reduced) == (D("0.255"), (D("0.14"), D("0.10")))
+    assert (after.standard, after.reduced) == (D("0.255"), (D("0.135"), D("0.10")))
+
+
+def test_malta_adds_a_12_percent_reduced_rate_on_2024_01_01() -> None:
+    # Legal Notice 231 of 2023 (Commissioner for Revenue, cfr.gov.mt).
+    assert rate_period(EU_VAT_RATES, "MT", date(2023, 12, 31)).reduced == (D("0.07"), D("0.05"))
+    assert rate_period(EU_VAT_RATES, "MT", date(2024, 1, 1)).reduced == (
+        D("0.12"),
+        D("0.07"),
+        D("0.05"),
+    )
+
+
 def test_periods_are_sorted_by_start() -> None:
     for table in (EU_VAT_RATES, NATIONAL_RATES, CA_HST):
         for periods in table.values():

@@ -13,6 +13,10 @@ and the reduced-rate lists follow the Commission's table and were not re-checked
   https://www.grantthornton.ee/en/insights1/reminder--the-vat-rate-is-set-to-increase-soon
 - FI 24 % -> 25.5 % (2024-09-01):
   https://vero.fi/en/businesses-and-corporations/taxes-and-charges/vat/rates-of-vat/new-vat-rate-from-1-september-2024--instructions-for-vat-reporting
+- FI reduced 14 % -> 13.5 % (2026-01-01, 2026 state budget; 25.5 % and 10 % unchanged). Finnish
+  Tax Administration, VAT rates: https://vero.fi/en/businesses-and-corporations/taxes-and-charges/vat/rates-of-vat/
+- MT new reduced rate 12 % from 2024-01-01 (Legal Notice 231 of 2023; beside 7 % and 5 %).
+  Commissioner for Revenue: https://cfr.gov.mt
 - SK 20 % -> 23 % (2025-01-01); reduced 10/5 -> 19/5: https://taxnews.ey.com/news/2024-1947
 - RO 19 % -> 21 % (2025-08-01); reduced 9/5 -> 11 (Law 141/2025, Monitorul Oficial 699/2025):
   https://regfollower.com/romania-increases-standard-and-reduced-vat-rates-effective-starting-tomorrow
@@ -50,7 +54,11 @@ EU_VAT_RATES: RateTable = {
         _p(date(2025, 7, 1), "24", "13", "9"),
     ),
     "ES": (_p(_S, "21", "10", "4"),),
-    "FI": (_p(_S, "24", "14", "10"), _p(date(2024, 9, 1), "25.5", "14", "10")),
+    "FI": (
+        _p(_S, "24", "14", "10"),
+        _p(date(2024, 9, 1), "25.5", "14", "10"),
+        _p(date(2026, 1, 1), "25.5", "13.5", "10"),
+    ),
     "FR": (_p(_S, "20", "10", "5.5", "2.1"),),
     "GR": (_p(_S, "24", "13", "6"),),
     "HR": (_p(_S, "25", "13", "5"),),
@@ -64,7 +72,7 @@ EU_VAT_RATES: RateTable = {
         _p(date(2024, 1, 1), "17", "14", "8", "3"),
     ),
     "LV": (_p(_S, "21", "12", "5"),),
-    "MT": (_p(_S, "18", "7", "5"),),
+    "MT": (_p(_S, "18", "7", "5"), _p(date(2024, 1, 1), "18", "12", "7", "5")),
     "NL": (_p(_S, "21", "9"),),
     "PL": (_p(_S, "23", "8", "5"),),
     "PT": (_p(_S, "23", "13", "6"),),

@@ -24,13 +24,15 @@ Every error carries a stable machine ``code`` (for API responses and logs), a hu
      │    └── InvalidNumberingFormatError  a numbering series format that could repeat numbers
      ├── DomainError                     the request is well formed but the state forbids it
      │    ├── InvalidStateTransitionError
+     │    │    └── InvoiceHasPaymentsError  voiding a (partly) paid invoice: credit it instead
      │    ├── InvalidSubscriptionOperationError  resume a subscription not set to cancel ...
      │    ├── FxRateUnavailableError
      │    ├── TaxRateUnavailableError    a date before a rate table's coverage
      │    ├── CouponExpiredError         past redeem_by / expires_at
      │    ├── CouponExhaustedError       max_redemptions (global or per customer) used up
      │    ├── CouponNotApplicableError   inactive, wrong customer, no eligible line ...
-     │    │    └── MinimumAmountNotMetError
+     │    │    ├── MinimumAmountNotMetError
+     │    │    └── CouponAlreadyAppliedError  the same coupon twice on one invoice
      │    ├── CouponNotStackableError
      │    ├── InvoiceNotEditableError    only drafts change; correct the rest with credit notes
      │    ├── InvoiceNotCreditableError  credit notes need an open, paid or uncollectible invoice
@@ -207,6 +209,14 @@ class InvalidStateTransitionError(DomainError):
     default_message = "That state transition is not allowed."
 
 
+class InvoiceHasPaymentsError(InvalidStateTransitionError):
+    code = "invoice_has_payments"
+    default_message = (
+        "An invoice with payments cannot be voided; issue a credit note (refund or customer "
+        "credit) instead."
+    )
+
+
 class InvalidSubscriptionOperationError(DomainError):
     code = "invalid_subscription_operation"
     default_message = "The subscription's current state does not allow this operation."
@@ -240,6 +250,11 @@ class CouponNotApplicableError(DomainError):
 class MinimumAmountNotMetError(CouponNotApplicableError):
     code = "minimum_amount_not_met"
     default_message = "The order is below the coupon's minimum amount."
+
+
+class CouponAlreadyAppliedError(CouponNotApplicableError):
+    code = "coupon_already_applied"
+    default_message = "The coupon is already applied to this invoice."
 
 
 class CouponNotStackableError(DomainError):
@@ -386,6 +401,7 @@ __all__ = [
     "CardDataRejectedError",
     "ConfigurationError",
     "ConflictError",
+    "CouponAlreadyAppliedError",
     "CouponCurrencyMismatchError",
     "CouponExhaustedError",
     "CouponExpiredError",
@@ -408,6 +424,7 @@ __all__ = [
     "InvalidSubscriptionOperationError",
     "InvalidTaxIdError",
     "InvalidTiersError",
+    "InvoiceHasPaymentsError",
     "InvoiceNotCreditableError",
     "InvoiceNotEditableError",
     "MinimumAmountNotMetError",

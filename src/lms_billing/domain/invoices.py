@@ -54,6 +54,7 @@ from lms_billing.errors import (
     CurrencyMismatchError,
     InvalidAmountError,
     InvalidStateTransitionError,
+    InvoiceHasPaymentsError,
     InvoiceNotEditableError,
     OverpaymentError,
     PluginError,
@@ -337,8 +338,24 @@ def mark_paid(
 
 
 def void(invoice: Invoice, now: datetime) -> Invoice:
-    """Void an open or uncollectible invoice (it stays numbered: no gap in the series)."""
+    """Void an open or uncollectible invoice (it stays numbered: no gap in the series).
+
+    An invoice that has received payments cannot be voided, as with Stripe: voiding would
+    leave the money recorded against an invoice that no longer exists. Issue a credit note
+    instead (:func:`~lms_billing.domain.credit_notes.credit_invoice`): it reduces what is
+    still due and refunds or credits the customer for what was paid.
+
+    :raises InvalidStateTransitionError: the invoice is a draft, paid or void.
+    :raises InvoiceHasPaymentsError: ``amount_paid`` is above zero.
+    """
     _require_transition(invoice, InvoiceStatus.VOID)
+    if invoice.amount_paid > 0:
+        raise InvoiceHasPaymentsError(
+            f"Invoice {invoice.id} has {invoice.amount_paid} minor units paid; issue a credit "
+            "note (refund or customer credit) instead of voiding it.",
+            invoice=invoice.id,
+            amount_paid=invoice.amount_paid,
+        )
     return invoice.model_copy(
         update={"status": InvoiceStatus.VOID, "voided_at": ensure_aware(now, name="now")}
     )

@@ -438,7 +438,13 @@ class InvoiceService(InvoiceQueries):
 
     def void(self, invoice_id: str, *, idempotency_key: str) -> Invoice:
         """Void an open or uncollectible invoice. It keeps its number (no gap); customer
-        credit it had applied goes back to the customer's balance."""
+        credit it had applied goes back to the customer's balance.
+
+        :raises InvoiceHasPaymentsError: the invoice has payments (``amount_paid > 0``);
+            issue a credit note instead (:meth:`create_credit_note` with ``refund_amount``
+            or customer credit for what was paid).
+        :raises InvalidStateTransitionError: the invoice is a draft, paid or void.
+        """
 
         def change(uow: UnitOfWork, invoice: Invoice) -> Invoice:
             now = self._ctx.clock.now()

@@ -34,6 +34,7 @@ from lms_billing.errors import (
     InvalidAmountError,
     InvalidQuantityError,
     InvalidStateTransitionError,
+    InvoiceHasPaymentsError,
     InvoiceNotEditableError,
     NotFoundError,
     OverpaymentError,
@@ -287,6 +288,18 @@ def test_void_and_uncollectible_paths() -> None:
     for action in actions:
         with pytest.raises(InvalidStateTransitionError):
             action()
+
+
+def test_an_invoice_with_payments_cannot_be_voided() -> None:
+    partly_paid = mark_paid(open_invoice(), 4_000, NOW)
+    written_off = mark_uncollectible(partly_paid, NOW)
+    for invoice in (partly_paid, written_off):
+        with pytest.raises(InvoiceHasPaymentsError) as caught:
+            void(invoice, LATER)
+        assert caught.value.details == {"invoice": invoice.id, "amount_paid": 4_000}
+        assert "credit note" in caught.value.message
+    assert isinstance(caught.value, InvalidStateTransitionError)  # callers catching it still do
+    assert void(open_invoice(), LATER).status is InvoiceStatus.VOID  # unpaid: allowed
 
 
 def test_round_trips_through_json_with_totals() -> None:

@@ -134,11 +134,13 @@ class TaxRegistration(BaseModel):
 class SellerTaxProfile(BaseModel):
     """Who sells: where they are established and where they are registered.
 
-    EU threshold option: a seller established in one member state whose cross-border B2C
-    sales of electronic services were at most EUR 10,000 in the previous year and so far this
-    year (including the sale being taxed) may charge its home-country VAT. Set
-    ``eu_home_country_threshold=True`` and pass both figures (EUR cents); when either figure is
-    missing or above ``eu_threshold`` the destination rule applies.
+    EU threshold (Art. 59c VAT Directive): a seller established in one member state whose
+    cross-border B2C sales of electronic services were at most EUR 10,000 in the previous year
+    and so far this year (including the sale being taxed) charges its home-country VAT; that is
+    the law's default. Pass both figures (EUR cents) to apply it. A seller that opted for
+    destination taxation (Art. 59c(3), binding for two calendar years) sets
+    ``eu_home_country_threshold=False``. When either figure is missing or above
+    ``eu_threshold`` the destination rule applies (and needs an OSS or local registration).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -149,7 +151,7 @@ class SellerTaxProfile(BaseModel):
     registrations: tuple[TaxRegistration, ...] = ()
     tax_rounding: TaxRounding = TaxRounding.PER_LINE
     rounding_mode: RoundingMode = DEFAULT_ROUNDING
-    eu_home_country_threshold: bool = False
+    eu_home_country_threshold: bool = True  # False: opted for destination VAT (Art. 59c(3))
     eu_threshold: MinorUnits = 1_000_000  # EUR 10,000.00 (Art. 59c VAT Directive)
     eu_cross_border_sales_previous_year: MinorUnits | None = None
     eu_cross_border_sales_current_year: MinorUnits | None = None

@@ -7,14 +7,17 @@ What it decides, in order (Council Directive 2006/112/EC; see docs/tax.md):
    verified live by a :class:`~lms_billing.tax.vat_ids.VatIdValidator`, e.g. VIES).
    Buyer in another member state than the seller -> reverse charge (Art. 196), zero tax,
    invoice note "Reverse charge". Buyer in the seller's own country -> local VAT.
+   ``tax_exempt="reverse"`` without a VAT id is not enough: review.
 3. B2C: place of supply is the customer's member state (Art. 58), proven by two agreeing pieces
-   of location evidence; the seller's home-country VAT applies instead under the EUR 10,000
-   threshold option (Art. 59c) when the seller elected it.
-4. The seller must be registered (in the destination or for OSS, jurisdiction ``"EU"``);
-   otherwise zero lines with reason ``not_registered``.
+   of location evidence. A seller established in a member state whose cross-border B2C sales
+   were at most EUR 10,000 last year and so far this year charges its home-country VAT instead
+   (Art. 59c), unless it opted for destination taxation.
+4. The seller must be registered where the VAT is due: at home for home-country VAT, in the
+   destination or for OSS (jurisdiction ``"EU"``) for destination VAT. An unregistered seller
+   never gets a silent zero: the result asks for review and says what registration is missing.
 
-Anything that cannot be decided (conflicting evidence, an id VIES rejects or cannot check)
-returns ``needs_review`` with reasons and no lines, never a guessed rate.
+Anything that cannot be decided (conflicting evidence, an id VIES rejects or cannot check, a
+missing registration) returns ``needs_review`` with reasons and no lines, never a guessed rate.
 """
 
 from __future__ import annotations
@@ -34,7 +37,6 @@ from lms_billing.tax._common import (
     ZERO,
     find_tax_id,
     finish,
-    not_registered,
     review,
     self_accounts,
     uniform,
@@ -105,18 +107,8 @@ class EuVatEngine:
                 )
                 return finish(self.name, request, decisions, notes=(REVERSE_CHARGE_NOTE,))
             if not self._registered(request, country):
-                return not_registered(self.name, request, country, "vat", None)
+                return review(self.name, (_unregistered_domestic(country),))
             return finish(self.name, request, self._rated(request, country, period))
-
-        if self._home_country_rule(request):
-            home = rate_period(self._rates, seller.country, day)
-            decisions = [
-                TaxDecision(
-                    d.line_id, d.jurisdiction, d.tax_type, d.rate, TaxReason.HOME_COUNTRY_THRESHOLD
-                )
-                for d in self._rated(request, seller.country, home)
-            ]
-            return finish(self.name, request, decisions)
 
         assessment = assess_location(
             request.evidence,
@@ -126,10 +118,32 @@ class EuVatEngine:
         )
         if not assessment.ok:
             return review(self.name, assessment.reasons)
+        if seller.country == country:
+            if not self._registered(request, country):
+                return review(self.name, (_unregistered_domestic(country),))
+            return finish(self.name, request, self._rated(request, country, period))
+
+        if self._home_country_rule(request):
+            if not self._registered(request, seller.country):
+                return review(
+                    self.name,
+                    (
+                        f"seller_not_registered: {seller.country} (home-country VAT under the "
+                        f"EUR 10,000 threshold, Art. 59c, needs the seller's {seller.country} VAT "
+                        "registration: set vat_id)",
+                    ),
+                )
+            home = rate_period(self._rates, seller.country, day)
+            decisions = [
+                TaxDecision(
+                    d.line_id, d.jurisdiction, d.tax_type, d.rate, TaxReason.HOME_COUNTRY_THRESHOLD
+                )
+                for d in self._rated(request, seller.country, home)
+            ]
+            return finish(self.name, request, decisions)
+
         if not self._registered(request, country):
-            return not_registered(
-                self.name, request, country, "vat", None, registration=OSS_JURISDICTION
-            )
+            return review(self.name, (self._unregistered_cross_border(request),))
         return finish(self.name, request, self._rated(request, country, period))
 
     # -- rules ------------------------------------------------------------------------------
@@ -138,7 +152,14 @@ class EuVatEngine:
         customer = request.customer
         tax_id = find_tax_id(customer, ("eu_vat",))
         if tax_id is None:
-            return self_accounts(customer), ()
+            if self_accounts(customer):
+                # Art. 196 needs a buyer identified for VAT in another member state: a flag
+                # on the customer is not evidence of that.
+                return False, (
+                    f"reverse_charge_without_vat_id: {customer.country} (tax_exempt='reverse' "
+                    "needs the buyer's EU VAT id; add it, or clear the flag to charge VAT)",
+                )
+            return False, ()
         vat_id = parse_eu_vat_id(tax_id.value)  # raises InvalidTaxIdError when malformed
         if vat_id.country != customer.country:
             return False, (
@@ -155,6 +176,8 @@ class EuVatEngine:
         return True, ()
 
     def _home_country_rule(self, request: TaxRequest) -> bool:
+        """Art. 59c: an EU-established seller under the EUR 10,000 threshold (last year and
+        this year, this sale included) that has not opted for destination taxation."""
         seller = request.seller
         previous = seller.eu_cross_border_sales_previous_year
         current = seller.eu_cross_border_sales_current_year
@@ -166,6 +189,39 @@ class EuVatEngine:
             and current is not None
             and previous <= seller.eu_threshold
             and current <= seller.eu_threshold
+        )
+
+    @staticmethod
+    def _unregistered_cross_border(request: TaxRequest) -> str:
+        """Why an unregistered seller cannot be taxed on a cross-border B2C sale."""
+        seller, country = request.seller, request.customer.country
+        oss = seller.registration(OSS_JURISDICTION)
+        if oss is not None and oss.sales_to_date is not None:
+            threshold = oss.threshold if oss.threshold is not None else seller.eu_threshold
+            if seller.country not in EU_MEMBER_STATES or oss.sales_to_date > threshold:
+                return f"registration_threshold_exceeded: {OSS_JURISDICTION}"
+        if seller.country not in EU_MEMBER_STATES:
+            return (
+                f"seller_not_registered: {country} (a seller established outside the EU owes "
+                f"{country} VAT from the first sale: register for the non-Union OSS scheme or "
+                f"in {country})"
+            )
+        previous = seller.eu_cross_border_sales_previous_year
+        current = seller.eu_cross_border_sales_current_year
+        if previous is None or current is None:
+            return (
+                f"seller_not_registered: {country} (no OSS or {country} VAT registration; "
+                "record eu_cross_border_sales_previous_year and _current_year to apply "
+                "home-country VAT under the EUR 10,000 threshold, or register for OSS)"
+            )
+        if not seller.eu_home_country_threshold:
+            return (
+                f"seller_not_registered: {country} (the seller opted for destination "
+                f"taxation but has no OSS or {country} VAT registration)"
+            )
+        return (
+            f"registration_threshold_exceeded: {OSS_JURISDICTION} (cross-border sales above "
+            f"EUR 10,000: {country} VAT is due; register for OSS or in {country})"
         )
 
     @staticmethod
@@ -196,6 +252,13 @@ class EuVatEngine:
                     reason = TaxReason.REDUCED_RATED
             decisions.append(TaxDecision(item.line_id, country, "vat", rate, reason))
         return decisions
+
+
+def _unregistered_domestic(country: str) -> str:
+    return (
+        f"seller_not_registered: {country} (a sale in the seller's own member state needs its "
+        f"{country} VAT registration: set vat_id or a {country} registration)"
+    )
 
 
 __all__ = ["OSS_JURISDICTION", "EuVatEngine"]

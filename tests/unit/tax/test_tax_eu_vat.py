@@ -87,10 +87,19 @@ def test_b2b_in_the_sellers_own_country_pays_local_vat(make_request: MakeRequest
     assert result.notes == ()
 
 
-def test_customer_marked_reverse_without_vat_id_is_reverse_charged(
+def test_customer_marked_reverse_without_vat_id_needs_review(make_request: MakeRequest) -> None:
+    # This used to be reverse-charged. Art. 196 needs a buyer identified for VAT in another
+    # member state, so a flag alone is no evidence: a person adds the VAT id or clears the flag.
+    result = EuVatEngine().calculate(make_request(tax_exempt=TaxExempt.REVERSE))
+    assert result.needs_review and result.lines == () and result.notes == ()
+    assert result.review_reasons[0].startswith("reverse_charge_without_vat_id: FR")
+
+
+def test_customer_marked_reverse_with_a_vat_id_is_reverse_charged(
     make_request: MakeRequest,
 ) -> None:
-    result = EuVatEngine().calculate(make_request(tax_exempt=TaxExempt.REVERSE))
+    request = make_request(tax_exempt=TaxExempt.REVERSE, tax_ids=[("eu_vat", FR_VAT)])
+    result = EuVatEngine().calculate(request)
     assert result.lines[0].reverse_charge and result.notes == ("Reverse charge",)
 
 
@@ -175,6 +184,23 @@ def test_home_country_vat_under_the_eur_10000_threshold(make_request: MakeReques
     )
 
 
+def test_home_country_vat_needs_location_evidence_and_a_home_vat_id(
+    make_request: MakeRequest,
+) -> None:
+    # Under the threshold the rate is the seller's, but the seller still has to show the
+    # buyer is a consumer in another member state, and be registered at home.
+    seller = _threshold_seller(500_000, 1_000_000)
+    no_evidence = EuVatEngine().calculate(
+        make_request(customer_country="FR", seller=seller, evidence=None)
+    )
+    assert no_evidence.needs_review
+    assert no_evidence.review_reasons == ("location_evidence_missing",)
+    unregistered = seller.model_copy(update={"vat_id": None})
+    result = EuVatEngine().calculate(make_request(customer_country="FR", seller=unregistered))
+    assert result.needs_review
+    assert result.review_reasons[0].startswith("seller_not_registered: DE (home-country VAT")
+
+
 @pytest.mark.parametrize(("previous", "current"), [(1_000_001, 0), (0, 1_000_001), (None, 0)])
 def test_destination_vat_once_the_threshold_is_crossed_or_unknown(
     make_request: MakeRequest, previous: int | None, current: int | None
@@ -185,10 +211,82 @@ def test_destination_vat_once_the_threshold_is_crossed_or_unknown(
     assert result.lines[0].jurisdiction == "FR" and result.lines[0].reason == "standard_rated"
 
 
-def test_unregistered_seller_charges_nothing_with_a_reason(make_request: MakeRequest) -> None:
+def test_unregistered_eu_seller_with_no_sales_figures_needs_review(
+    make_request: MakeRequest,
+) -> None:
+    # No OSS, no FR registration and no cross-border figures: neither home-country VAT nor
+    # destination VAT can be charged correctly, and zero would be wrong either way.
     result = EuVatEngine().calculate(make_request(customer_country="FR", registrations=()))
-    assert not result.needs_review
-    assert [(li.tax_amount, li.reason) for li in result.lines] == [(0, "not_registered")]
+    assert result.needs_review and result.lines == ()
+    (reason,) = result.review_reasons
+    assert reason.startswith("seller_not_registered: FR (no OSS or FR VAT registration")
+
+
+def test_unregistered_eu_seller_under_the_threshold_charges_home_vat_by_default(
+    make_request: MakeRequest,
+) -> None:
+    # Art. 59c: home-country VAT is the default under EUR 10,000, no option to elect.
+    seller = SellerTaxProfile(
+        country="DE",
+        vat_id="DE136695976",
+        eu_cross_border_sales_previous_year=400_000,
+        eu_cross_border_sales_current_year=200_000,
+    )
+    result = EuVatEngine().calculate(make_request(customer_country="FR", seller=seller))
+    assert [(li.jurisdiction, li.rate, li.tax_amount, li.reason) for li in result.lines] == [
+        ("DE", Decimal("0.19"), 1_900, "home_country_threshold")
+    ]
+
+
+def test_unregistered_eu_seller_over_the_threshold_needs_review(
+    make_request: MakeRequest,
+) -> None:
+    seller = SellerTaxProfile(
+        country="DE",
+        vat_id="DE136695976",
+        eu_cross_border_sales_previous_year=400_000,
+        eu_cross_border_sales_current_year=1_000_001,
+    )
+    result = EuVatEngine().calculate(make_request(customer_country="FR", seller=seller))
+    assert result.needs_review and result.lines == ()
+    assert result.review_reasons[0].startswith("registration_threshold_exceeded: EU")
+
+
+def test_seller_that_opted_for_destination_vat_needs_a_registration(
+    make_request: MakeRequest,
+) -> None:
+    seller = _threshold_seller(100, 100).model_copy(update={"eu_home_country_threshold": False})
+    result = EuVatEngine().calculate(make_request(customer_country="FR", seller=seller))
+    assert result.needs_review
+    assert result.review_reasons[0].startswith("seller_not_registered: FR (the seller opted")
+    registered = seller.model_copy(update={"registrations": (TaxRegistration(jurisdiction="EU"),)})
+    taxed = EuVatEngine().calculate(make_request(customer_country="FR", seller=registered))
+    assert [(li.jurisdiction, li.tax_amount) for li in taxed.lines] == [("FR", 2_000)]
+
+
+def test_non_eu_seller_without_oss_needs_review_from_the_first_sale(
+    make_request: MakeRequest,
+) -> None:
+    result = EuVatEngine().calculate(make_request(seller=SellerTaxProfile(country="US")))
+    assert result.needs_review and result.lines == ()
+    assert result.review_reasons[0].startswith("seller_not_registered: FR (a seller established")
+    assert "non-Union OSS" in result.review_reasons[0]
+
+
+def test_sales_in_the_sellers_own_country_need_its_vat_registration(
+    make_request: MakeRequest,
+) -> None:
+    b2c = make_request(customer_country="DE", seller_vat_id=None, registrations=())
+    b2b = make_request(
+        customer_country="DE",
+        seller_vat_id=None,
+        registrations=(),
+        tax_ids=[("eu_vat", "DE136695976")],
+    )
+    for request in (b2c, b2b):
+        result = EuVatEngine().calculate(request)
+        assert result.needs_review and result.lines == ()
+        assert result.review_reasons[0].startswith("seller_not_registered: DE")
 
 
 def test_unregistered_seller_over_the_threshold_needs_review(make_request: MakeRequest) -> None:

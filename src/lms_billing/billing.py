@@ -7,6 +7,7 @@ from types import TracebackType
 
 from lms_billing.clock import Clock, SystemClock
 from lms_billing.plugins.manager import PluginHost, get_plugin_manager
+from lms_billing.plugins.sinks import InProcessSink
 from lms_billing.services._context import ServiceContext
 from lms_billing.services.catalog import CatalogService
 from lms_billing.services.coupons import CouponService
@@ -69,6 +70,16 @@ class Billing:
         # Renewal invoices are noted for payments.collect_due (charged after the batch).
         self.subscriptions.collector = self.payments.collector
         self.tax_reports = TaxReportService(ctx)
+
+    @property
+    def events(self) -> InProcessSink:
+        """The built-in in-process event sink: ``billing.events.subscribe(handler,
+        types=["invoice.*"])`` calls ``handler(event)`` after each commit (see
+        docs/plugins.md for the delivery guarantee).
+
+        :raises ConfigurationError: a plugin replaced the ``in_process`` sink.
+        """
+        return self.plugins.in_process_sink()
 
     def close(self) -> None:
         """Release database connections."""

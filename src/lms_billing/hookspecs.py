@@ -71,7 +71,16 @@ def lms_billing_storage_backends() -> Sequence[StorageBackend]:
 
 @hookspec
 def lms_billing_event_sinks() -> Sequence[EventSink]:
-    """Return event sinks that receive committed events from the outbox."""
+    """Return event sinks; every one receives every committed event.
+
+    Each sink has a unique ``name``; a plugin replaces the built-in in-process sink by
+    returning one named ``"in_process"``. The host calls ``sink.publish(events)`` once per
+    committed call, after the commit, in the calling thread. Delivery is at most once until
+    the transactional outbox lands: a sink that raises is logged and not retried (the caller
+    and the other sinks are unaffected), and events are lost if the process dies between
+    commit and delivery. Make sinks idempotent by ``event.id`` anyway: the outbox will deliver
+    at least once.
+    """
 
 
 @hookspec
@@ -125,8 +134,12 @@ def lms_billing_resolve_product(external_id: str) -> ProductProfile | None:
 def lms_billing_event(event: Event) -> None:
     """Called for every committed billing event (``invoice.finalized``, ...).
 
-    Runs after the transaction commits, from the outbox relay; it may be called again for the
-    same ``event.id`` after a crash, so implementations must be idempotent.
+    Runs after the unit of work commits, in the calling thread, before the event sinks. Each
+    implementation is called on its own: one that raises is logged (logger
+    ``lms_billing.events``) and the others still run; the exception never reaches the caller,
+    whose change is committed. Delivery is at most once until the transactional outbox lands
+    (nothing is retried or replayed after a crash); be idempotent by ``event.id``, as the
+    outbox will deliver at least once.
 
     :param event: the committed event.
     """

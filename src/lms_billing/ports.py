@@ -132,7 +132,12 @@ class StorageBackend(Protocol):
 
 @runtime_checkable
 class EventSink(Protocol):
-    """Receives committed events from the outbox. Must be idempotent by ``event.id``."""
+    """Receives committed events: ``publish`` gets the events of one committed call, in order.
+
+    Called after the commit, at most once today (a raise is logged, not retried; see
+    ``lms_billing_event_sinks``). Be idempotent by ``event.id``: the planned transactional
+    outbox will redeliver after a crash.
+    """
 
     name: str
 

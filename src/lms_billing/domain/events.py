@@ -1,4 +1,5 @@
-"""Billing events: facts that happened, written to the outbox and handed to event sinks.
+"""Billing events: facts that happened, handed to ``lms_billing_event`` hooks and event sinks
+after the change they describe has committed (not stored yet: a transactional outbox is planned).
 
 Event types use Stripe's dotted vocabulary (``invoice.finalized``, ``payment.succeeded``).
 """

@@ -7,6 +7,7 @@ time): an embedded SDK may run several tenants in one process, and tests want a 
 from __future__ import annotations
 
 import importlib
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from lms_billing.domain.customers import CustomerProfile
     from lms_billing.domain.events import Event
     from lms_billing.domain.notifications import Notification
+    from lms_billing.plugins.sinks import InProcessSink
 
 ENTRY_POINT_GROUP = "lms_billing"
 
@@ -37,7 +39,10 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "lms_billing.storage.plugin",
     "lms_billing.tax.plugin",
     "lms_billing.providers.plugin",
+    "lms_billing.plugins.sinks",
 )
+
+logger = logging.getLogger("lms_billing.events")
 
 T = TypeVar("T")
 
@@ -184,7 +189,24 @@ class PluginHost:
         )
 
     def event_sinks(self) -> dict[str, EventSink]:
+        """Every registered sink by name, plugins' before the built-in ``in_process`` one."""
         return self._named("lms_billing_event_sinks", EventSink, "event sink")
+
+    def in_process_sink(self) -> InProcessSink:
+        """The built-in in-process sink (``billing.events``).
+
+        :raises ConfigurationError: a plugin replaced it with a sink of its own.
+        """
+        from lms_billing.plugins.sinks import IN_PROCESS_SINK, InProcessSink
+
+        sink = self.event_sinks().get(IN_PROCESS_SINK)
+        if not isinstance(sink, InProcessSink):
+            raise ConfigurationError(
+                f"The {IN_PROCESS_SINK!r} event sink was replaced by {sink!r}; subscribe "
+                "through that plugin instead.",
+                sink=IN_PROCESS_SINK,
+            )
+        return sink
 
     def fx_rate_sources(self) -> list[FxRates]:
         return self._listed("lms_billing_fx_rates", FxRates)
@@ -212,7 +234,61 @@ class PluginHost:
     # event hooks -------------------------------------------------------------------------
 
     def emit_event(self, event: Event) -> None:
-        self._call("lms_billing_event", event=event)
+        """Deliver one committed event; see :meth:`emit_events`."""
+        self.emit_events((event,))
+
+    def emit_events(self, events: Sequence[Event]) -> None:
+        """Deliver committed events to every ``lms_billing_event`` implementation (one call
+        per event) and then to every registered :class:`~lms_billing.ports.EventSink` (one
+        ``publish`` with all of them, in order).
+
+        Call only after the unit of work that produced them committed. Delivery is at most
+        once: nothing is stored, so an event is lost if the process stops before this runs,
+        and a hook or sink that raises is logged (logger ``lms_billing.events``) and not
+        retried. The failure never reaches the caller, whose change is already committed,
+        and never stops the other hooks and sinks.
+        """
+        batch = list(events)
+        if not batch:
+            return
+        for event in batch:
+            self._call_each("lms_billing_event", event, {"event": event})
+        for name, sink in self.event_sinks().items():
+            try:
+                sink.publish(batch)
+            except Exception:  # a broken sink must not undo or hide a committed call
+                logger.exception(
+                    "Event sink %r failed on %d event(s) (first %s, %s); they are not "
+                    "redelivered.",
+                    name,
+                    len(batch),
+                    batch[0].id,
+                    batch[0].type,
+                )
+
+    def _call_each(self, hook_name: str, event: Event, kwargs: dict[str, Any]) -> None:
+        """Call every implementation of an event hook on its own, so that one that raises is
+        logged and the others still run (pluggy's own loop stops at the first error)."""
+        hook = getattr(self.pm.hook, hook_name)
+        impls = hook.get_hookimpls()
+        if any(impl.wrapper or impl.hookwrapper for impl in impls):
+            # Wrappers need pluggy's own call loop; isolation is then all or nothing.
+            try:
+                hook(**kwargs)
+            except Exception:
+                logger.exception("%s failed on %s (%s).", hook_name, event.id, event.type)
+            return
+        for impl in reversed(impls):  # pluggy's order: plugins registered last first
+            try:
+                impl.function(**{name: kwargs[name] for name in impl.argnames})
+            except Exception:
+                logger.exception(
+                    "%s in plugin %s failed on %s (%s); it is not redelivered.",
+                    hook_name,
+                    impl.plugin_name,
+                    event.id,
+                    event.type,
+                )
 
     def notify(self, notification: Notification) -> None:
         self._call("lms_billing_notification", notification=notification)

@@ -1,8 +1,11 @@
 """What every application service shares, and the one way services run a mutating call.
 
 A mutating call is one unit of work: the idempotency claim, the writes and the stored result
-commit together. Events are handed to plugins only after that commit and only when the call
-really ran (a replay emits nothing), so a sink never sees a change that was rolled back.
+commit together. Events are handed to plugins (``lms_billing_event`` hooks and every registered
+event sink) only after that commit and only when the call really ran (a replay emits nothing),
+so a sink never sees a change that was rolled back. Delivery is at most once for now: events
+are not stored, so a crash between the commit and the hand-over loses them (the transactional
+outbox that will make delivery at-least-once is planned, see docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -56,9 +59,9 @@ class PendingEvents:
         )
 
     def publish(self) -> None:
-        for event in self._events:
-            self._ctx.plugins.emit_event(event)
-        self._events.clear()
+        """Hand the recorded events to hooks and sinks (after the commit), then forget them."""
+        events, self._events = self._events, []
+        self._ctx.plugins.emit_events(events)
 
 
 @contextmanager

@@ -226,3 +226,32 @@ def test_paypal_approval_then_capture_pays_the_invoice(
         9602,
         "USD",
     )
+
+
+def test_paypal_refused_vault_charge_is_a_failed_payment_and_frees_the_invoice(
+    shop: Shop, mock: responses.RequestsMock
+) -> None:
+    mock.post(f"{PAYPAL}/v1/oauth2/token", json=pp.TOKEN)
+    invoice = invoice_in(shop, "USD", 10000)
+    mock.post(
+        f"{PAYPAL}/v2/checkout/orders", json=pp.unprocessable("INSTRUMENT_DECLINED"), status=422
+    )
+    declined = shop.billing.payments.pay_invoice(
+        invoice.id, gateway="paypal", payment_method="8kk8451t", off_session=True,
+        idempotency_key="renew-1",
+    )  # fmt: skip
+    assert (declined.status, declined.decline_code) == (
+        PaymentStatus.FAILED,
+        "instrument_declined",
+    )
+    assert not declined.collecting and declined.receipt_id is None
+    assert shop.billing.payments.pay_invoice(
+        invoice.id, gateway="paypal", payment_method="8kk8451t", off_session=True,
+        idempotency_key="renew-1",
+    ) == declined  # fmt: skip
+    # The invoice is free for the next attempt (here the learner's card in the sandbox).
+    paid = shop.billing.payments.pay_invoice(
+        invoice.id, payment_method="pm_card_visa", idempotency_key="renew-2"
+    )
+    assert paid.status is PaymentStatus.SUCCEEDED and paid.attempt == 2
+    assert shop.invoice(invoice.id).status is InvoiceStatus.PAID

@@ -15,12 +15,13 @@ from payments_support import NOW, EventLog, Shop, make_shop, sandbox_of
 from lms_billing import TestClock
 from lms_billing.domain.fraud import AmountThresholdRule, FraudOutcome
 from lms_billing.domain.invoices import InvoiceStatus
-from lms_billing.domain.payments import PaymentStatus
+from lms_billing.domain.payments import PaymentRequest, PaymentResult, PaymentStatus
 from lms_billing.errors import (
     ConflictError,
     IdempotencyKeyMismatchError,
     InvalidStateTransitionError,
     PaymentBlockedError,
+    PaymentDeclinedError,
     ProviderUnavailableError,
 )
 from lms_billing.providers.sandbox import SandboxGateway
@@ -300,3 +301,29 @@ def test_concurrent_payments_of_one_invoice_charge_once(shop: Shop) -> None:
     assert outcomes.count("succeeded") == 1
     assert len(sandbox_of(shop).list_balance_transactions()) == 1
     assert len(shop.billing.invoices.list_receipts(invoice_id=invoice.id)) == 1
+
+
+class RaisingGateway(SandboxGateway):
+    """A plugin gateway that breaks the port rule and raises its declines."""
+
+    def create_payment(self, request: PaymentRequest) -> PaymentResult:
+        raise PaymentDeclinedError("Do not honor.", decline_code="do_not_honor")
+
+
+def test_a_gateway_raising_a_decline_still_ends_the_attempt_as_failed(storage_url: str) -> None:
+    clock = TestClock(NOW)
+    shop = make_shop(storage_url, gateways=(RaisingGateway(name="raising", clock=clock),))
+    try:
+        invoice = shop.open_invoice()
+        failed = shop.billing.payments.pay_invoice(
+            invoice.id, gateway="raising", payment_method="pm_card_visa", idempotency_key="r-1"
+        )
+        assert (failed.status, failed.decline_code) == (PaymentStatus.FAILED, "do_not_honor")
+        assert not failed.collecting and failed.gateway_payment_id is None
+        assert shop.log.count("invoice.payment_failed") == 1
+        paid = shop.billing.payments.pay_invoice(
+            invoice.id, payment_method="pm_card_visa", idempotency_key="r-2"
+        )
+        assert paid.status is PaymentStatus.SUCCEEDED
+    finally:
+        shop.billing.close()

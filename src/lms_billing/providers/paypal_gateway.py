@@ -45,9 +45,11 @@ from lms_billing.domain.payments import (
     WebhookEvent,
 )
 from lms_billing.errors import (
+    AuthenticationRequiredError,
     BillingError,
     ConfigurationError,
     PaymentDeclinedError,
+    PaymentError,
     ProviderError,
     ProviderInvalidRequestError,
     ProviderUnavailableError,
@@ -69,6 +71,10 @@ from lms_billing.providers.paypal_mapping import (
 DECLINE_ISSUES = frozenset(
     {"INSTRUMENT_DECLINED", "TRANSACTION_REFUSED", "PAYER_CANNOT_PAY", "CARD_EXPIRED"}
 )
+# The buyer must act at PayPal (approve again, 3-D Secure) before the payment can continue.
+PAYER_ACTION_ISSUES = frozenset({"PAYER_ACTION_REQUIRED"})
+# The id of a failed attempt for which PayPal created no order (a refused vault charge).
+NO_ORDER_PREFIX = "no-order:"
 WEBHOOK_HEADERS = {
     "auth_algo": "PAYPAL-AUTH-ALGO",
     "cert_url": "PAYPAL-CERT-URL",
@@ -90,6 +96,7 @@ def map_paypal_error(exc: Exception, provider: str = "paypal") -> BillingError:
     """Translate an SDK or transport failure into an lms-billing error.
 
     422 with a decline issue (``INSTRUMENT_DECLINED``...) -> :class:`PaymentDeclinedError`;
+    ``PAYER_ACTION_REQUIRED`` -> :class:`AuthenticationRequiredError`;
     401 -> :class:`ConfigurationError`; 5xx, 429 and connection failures ->
     :class:`ProviderUnavailableError`; other 4xx -> :class:`ProviderInvalidRequestError`.
     """
@@ -110,6 +117,8 @@ def map_paypal_error(exc: Exception, provider: str = "paypal") -> BillingError:
     message = str(body.get("message") or getattr(exc, "reason", "") or "PayPal error")
     if issue in DECLINE_ISSUES:
         return PaymentDeclinedError(message, decline_code=str(issue).lower(), **context)
+    if issue in PAYER_ACTION_ISSUES:
+        return AuthenticationRequiredError(message, **context)
     if status == 401:
         return ConfigurationError(f"PayPal rejected the credentials: {message}", **context)
     if status >= 500 or status == 429:
@@ -269,17 +278,49 @@ class PayPalGateway:
             if self._brand_name:
                 context["brand_name"] = self._brand_name
             body["payment_source"] = {"paypal": {"experience_context": context}}
-        order = self._json(
-            lambda: self.client.orders.create_order(
-                {
-                    "body": json.dumps(body),
-                    "paypal_request_id": request.idempotency_key,
-                    "prefer": "return=representation",
-                }
+        try:
+            order = self._json(
+                lambda: self.client.orders.create_order(
+                    {
+                        "body": json.dumps(body),
+                        "paypal_request_id": request.idempotency_key,
+                        "prefer": "return=representation",
+                    }
+                )
             )
-        )
+        except PaymentError as refused:
+            # A vault charge PayPal refused outright (422 INSTRUMENT_DECLINED ...): PayPal
+            # created no order, but a decline is still an outcome, never an exception.
+            return self._refused(request, refused)
         return payment_from_order(
             order, self.name, fallback_amount=(request.amount, request.currency)
+        )
+
+    def _refused(self, request: PaymentRequest, refused: PaymentError) -> PaymentResult:
+        """A failed :class:`PaymentResult` for a charge PayPal refused without an order.
+
+        Its id is ``no-order:<idempotency key>`` (unique per attempt; there is nothing to
+        retrieve at PayPal), ``decline_code`` is PayPal's issue in lower case, or
+        ``authentication_required`` when the buyer must act at PayPal first.
+        """
+        if isinstance(refused, PaymentDeclinedError) and refused.decline_code:
+            decline = refused.decline_code
+        else:
+            decline = "authentication_required"
+        return PaymentResult(
+            id=f"{NO_ORDER_PREFIX}{request.idempotency_key}",
+            gateway=self.name,
+            status=PaymentStatus.FAILED,
+            amount=request.amount,
+            currency=request.currency,
+            customer_id=request.customer_id,
+            payment_method=request.payment_method,
+            capture_method=request.capture_method,
+            decline_code=decline,
+            failure_code="declined",
+            failure_message=refused.message[:500],
+            created=self._clock.now(),
+            metadata=dict(request.metadata),
         )
 
     def confirm_payment(self, payment_id: str, *, idempotency_key: str) -> PaymentResult:
@@ -296,7 +337,9 @@ class PayPalGateway:
 
     def _settle(self, call: Callable[[], Any], order_id: str) -> PaymentResult:
         """A capture/authorize call; a declined funding source is returned as an outcome
-        (``failed`` with the decline code), as the port promises for declines."""
+        (``failed`` with the decline code), as the port promises for declines, and so is a
+        buyer who must act at PayPal again (``PAYER_ACTION_REQUIRED``: ``requires_action``
+        with the order's payer-action link when PayPal gives one)."""
         try:
             with self._errors():
                 return payment_from_order(_body(call()), self.name)
@@ -309,6 +352,18 @@ class PayPalGateway:
                     "decline_code": declined.decline_code,
                     "failure_code": "declined",
                     "failure_message": declined.message,
+                }
+            )
+        except AuthenticationRequiredError as action:
+            current = payment_from_order(self._order(order_id), self.name)
+            if current.next_action is not None:
+                return current.model_copy(update={"status": PaymentStatus.REQUIRES_ACTION})
+            return current.model_copy(
+                update={
+                    "status": PaymentStatus.FAILED,
+                    "decline_code": "authentication_required",
+                    "failure_code": "payer_action_required",
+                    "failure_message": action.message,
                 }
             )
 
@@ -357,6 +412,12 @@ class PayPalGateway:
 
     def retrieve_payment(self, payment_id: str) -> PaymentResult:
         """``GET /v2/checkout/orders/:id``: what services verify before marking paid."""
+        if payment_id.startswith(NO_ORDER_PREFIX):
+            raise ProviderInvalidRequestError(
+                f"PayPal created no order for the refused attempt {payment_id!r}.",
+                provider=self.name,
+                provider_code="NO_ORDER",
+            )
         return payment_from_order(self._order(payment_id), self.name)
 
     # --- refunds ---------------------------------------------------------------------------
@@ -464,4 +525,11 @@ def transmission_time(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-__all__ = ["DECLINE_ISSUES", "PayPalGateway", "map_paypal_error", "transmission_time"]
+__all__ = [
+    "DECLINE_ISSUES",
+    "NO_ORDER_PREFIX",
+    "PAYER_ACTION_ISSUES",
+    "PayPalGateway",
+    "map_paypal_error",
+    "transmission_time",
+]

@@ -5,11 +5,13 @@ invoice paid and issue the receipt). Private to :mod:`lms_billing.services.payme
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from lms_billing.domain.events import Event
 from lms_billing.domain.payment_records import Payment, payment_due_key
 from lms_billing.domain.payment_rules import verify_payment
 from lms_billing.domain.payments import PaymentRequest, PaymentResult, PaymentStatus
-from lms_billing.errors import ProviderError
+from lms_billing.errors import AuthenticationRequiredError, PaymentError, ProviderError
 from lms_billing.services._payment_support import (
     apply_result,
     event,
@@ -33,12 +35,13 @@ class PaymentPipeline(RefundFlow):
             and not payment.blocked
             and payment.status is PaymentStatus.REQUIRES_CONFIRMATION
         ):
-            payment = self._record(payment.id, self._create_at_gateway(payment))
+            payment = self._send(payment)
         if payment.status is PaymentStatus.SUCCEEDED and payment.receipt_id is None:
             payment = self._settle(payment.id)
         return payment
 
-    def _create_at_gateway(self, payment: Payment) -> PaymentResult:
+    def _send(self, payment: Payment) -> Payment:
+        """Step 2: create the payment at the gateway and record its first report."""
         request = PaymentRequest(
             amount=payment.amount,
             currency=payment.currency,
@@ -53,7 +56,16 @@ class PaymentPipeline(RefundFlow):
             ),
         )
         try:
-            return self._gateway(payment.gateway).create_payment(request)
+            result = self._gateway(payment.gateway).create_payment(request)
+        except PaymentError as exc:
+            # The port returns declines as outcomes; a gateway that raises one anyway still
+            # ends the attempt as a decline, so the invoice is free for the next attempt.
+            decline = getattr(exc, "decline_code", None) or (
+                "authentication_required"
+                if isinstance(exc, AuthenticationRequiredError)
+                else exc.code
+            )
+            return self._fail_locally(payment.id, "card_declined", exc.message, decline)
         except ProviderError as exc:
             if not exc.retryable:
                 # A request the provider will never accept: record why, so the attempt ends.
@@ -61,14 +73,19 @@ class PaymentPipeline(RefundFlow):
             # Retryable (timeouts): the attempt stays unsent; replaying the same
             # idempotency key resumes it with the same gateway key, charging at most once.
             raise
+        return self._record(payment.id, result)
 
-    def _fail_locally(self, payment_id: str, code: str, message: str) -> None:
+    def _fail_locally(
+        self, payment_id: str, code: str, message: str, decline_code: str | None = None
+    ) -> Payment:
+        """End an attempt that got no payment object from the gateway as ``failed``."""
         now = self._ctx.clock.now()
         with self._ctx.storage.unit_of_work() as uow:
             current = uow.payments.get(payment_id)
             failed = current.model_copy(
                 update={
                     "status": PaymentStatus.FAILED,
+                    "decline_code": decline_code,
                     "failure_code": code,
                     "failure_message": message[:500],
                     "updated_at": now,
@@ -76,9 +93,8 @@ class PaymentPipeline(RefundFlow):
             )
             uow.payments.update(failed)
             uow.commit()
-        publish(
-            self._ctx, [event("payment.failed", now, failed.customer_id, **payment_data(failed))]
-        )
+        publish(self._ctx, self._status_events(current, failed, now))
+        return failed
 
     def _record(self, payment_id: str, result: PaymentResult) -> Payment:
         """Transaction: apply a gateway report to our payment (never moving backwards)."""
@@ -88,21 +104,26 @@ class PaymentPipeline(RefundFlow):
             updated = apply_result(current, result, now)
             uow.payments.update(updated)
             uow.commit()
-        events: list[Event] = []
-        if updated.status is not current.status:
-            kind = status_event(updated)
-            if kind is not None:
-                events.append(event(kind, now, updated.customer_id, **payment_data(updated)))
-            # Off-session attempts are collection's: dunning emits the invoice events there,
-            # with the attempt number and the next retry.
-            if updated.off_session:
-                pass
-            elif updated.status is PaymentStatus.FAILED:
-                events.append(self._invoice_event("invoice.payment_failed", updated))
-            elif updated.status is PaymentStatus.REQUIRES_ACTION:
-                events.append(self._invoice_event("invoice.payment_action_required", updated))
-        publish(self._ctx, events)
+        publish(self._ctx, self._status_events(current, updated, now))
         return updated
+
+    def _status_events(self, before: Payment, after: Payment, now: datetime) -> list[Event]:
+        """The events announcing a payment's status change (none when it did not change)."""
+        events: list[Event] = []
+        if after.status is before.status:
+            return events
+        kind = status_event(after)
+        if kind is not None:
+            events.append(event(kind, now, after.customer_id, **payment_data(after)))
+        # Off-session attempts are collection's: dunning emits the invoice events there,
+        # with the attempt number and the next retry.
+        if after.off_session:
+            return events
+        if after.status is PaymentStatus.FAILED:
+            events.append(self._invoice_event("invoice.payment_failed", after))
+        elif after.status is PaymentStatus.REQUIRES_ACTION:
+            events.append(self._invoice_event("invoice.payment_action_required", after))
+        return events
 
     def _invoice_event(self, kind: str, payment: Payment) -> Event:
         return event(

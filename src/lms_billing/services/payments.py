@@ -312,11 +312,13 @@ class PaymentService(PaymentPipeline):
         """Continue a payment after the customer completed 3-D Secure (or approved it at
         PayPal): re-read it from the gateway, confirm it there when it waits for
         confirmation, record the result and, on success, verify and mark the invoice paid.
-        Safe to call again (it only syncs)."""
+        Safe to call again (it only syncs). A ``failed`` attempt is final here: pay again
+        (a new idempotency key) with another payment method."""
         payment = self.get(payment_id)
         if payment.gateway_payment_id is None or payment.status in (
             PaymentStatus.SUCCEEDED,
             PaymentStatus.CANCELED,
+            PaymentStatus.FAILED,
         ):
             return self._drive(payment)
         gateway = self._gateway(payment.gateway)

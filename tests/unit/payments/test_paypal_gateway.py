@@ -24,8 +24,8 @@ from lms_billing.domain.payments import (
     WebhookEventType,
 )
 from lms_billing.errors import (
+    AuthenticationRequiredError,
     InvalidAmountError,
-    PaymentDeclinedError,
     ProviderInvalidRequestError,
     ProviderUnavailableError,
     WebhookSignatureError,
@@ -137,18 +137,46 @@ def test_vaulted_token_charges_a_renewal_at_once(
     assert result.status is PaymentStatus.SUCCEEDED and result.amount_received == 10000
 
 
-def test_declined_vault_charge_raises_a_typed_decline(
+def test_declined_vault_charge_is_returned_as_an_outcome(
     gateway: PayPalGateway, mock: responses.RequestsMock
 ) -> None:
+    # PayPal refuses the charge with 422 and creates no order: still an outcome, not a raise.
     mock.post(f"{API}/v2/checkout/orders", json=p.unprocessable("INSTRUMENT_DECLINED"), status=422)
-    with pytest.raises(PaymentDeclinedError) as caught:
-        gateway.create_payment(
-            PaymentRequest(
-                amount=10000, currency="USD", payment_method="8kk8451t", idempotency_key="k"
-            )
-        )
-    assert caught.value.decline_code == "instrument_declined"
-    assert caught.value.details["request_id"] == "90957fca61718"
+    result = gateway.create_payment(
+        PaymentRequest(amount=10000, currency="USD", payment_method="8kk8451t", idempotency_key="k")
+    )
+    assert (result.status, result.decline_code) == (PaymentStatus.FAILED, "instrument_declined")
+    assert (result.amount, result.amount_received, result.currency) == (10000, 0, "USD")
+    assert result.id == "no-order:k"
+    with pytest.raises(ProviderInvalidRequestError):  # nothing to re-read at PayPal
+        gateway.retrieve_payment(result.id)
+
+
+def test_payer_action_required_maps_to_authentication_required(
+    gateway: PayPalGateway, mock: responses.RequestsMock
+) -> None:
+    body = p.unprocessable("PAYER_ACTION_REQUIRED", "The buyer must approve the payment.")
+    mock.get(ORDER_URL, json=body, status=422)
+    with pytest.raises(AuthenticationRequiredError):  # the typed error outside payments
+        gateway.retrieve_payment(p.ORDER_ID)
+    mock.post(f"{API}/v2/checkout/orders", json=body, status=422)
+    result = gateway.create_payment(
+        PaymentRequest(amount=10000, currency="USD", payment_method="8kk8451t", idempotency_key="k")
+    )
+    assert (result.status, result.decline_code) == (
+        PaymentStatus.FAILED,
+        "authentication_required",
+    )
+    # Capturing an approved order that needs the buyer again: back to requires_action.
+    mock.get(ORDER_URL, json=p.order("APPROVED"))
+    mock.post(f"{ORDER_URL}/capture", json=body, status=422)
+    mock.get(
+        ORDER_URL,
+        json={**p.order("PAYER_ACTION_REQUIRED"), "links": p.PAYER_ACTION_REQUIRED["links"]},
+    )
+    again = gateway.confirm_payment(p.ORDER_ID, idempotency_key="c")
+    assert again.status is PaymentStatus.REQUIRES_ACTION
+    assert again.next_action is not None and again.next_action.type == "approve"
 
 
 def test_declined_capture_is_returned_as_an_outcome(

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 
 from lms_billing.domain.customers import TaxExempt, TaxId
 from lms_billing.domain.tax import TaxCustomer, TaxReason, TaxRequest, TaxResult
+from lms_billing.money import from_minor_units
 from lms_billing.tax.compute import TaxDecision, compute_tax_lines
 
 REVERSE_CHARGE_NOTE = "Reverse charge"
@@ -61,13 +64,62 @@ def self_accounts(customer: TaxCustomer) -> bool:
     return customer.tax_exempt == TaxExempt.REVERSE
 
 
-def threshold_exceeded(request: TaxRequest, jurisdiction: str, default: int | None) -> bool:
-    """An unregistered seller whose recorded sales passed the jurisdiction's threshold."""
+@dataclass(frozen=True, slots=True)
+class RegistrationThreshold:
+    """From ``start``: taxable sales (minor units of the threshold's currency) a seller may make
+    before it must register. ``0`` means no threshold: register before the first sale."""
+
+    start: date
+    amount: int
+
+
+def threshold_on(thresholds: Sequence[RegistrationThreshold], on: date) -> int | None:
+    """The threshold in force on ``on``, or ``None`` before the first entry (unknown)."""
+    found: int | None = None
+    for threshold in thresholds:  # sorted by start
+        if threshold.start <= on:
+            found = threshold.amount
+    return found
+
+
+def _amount(units: int, currency: str) -> str:
+    return f"{currency} {from_minor_units(units, currency).amount:,}"
+
+
+def unregistered_reason(
+    request: TaxRequest, jurisdiction: str, default: int | None, currency: str
+) -> str | None:
+    """Why an unregistered seller may not simply charge nothing in ``jurisdiction``, or
+    ``None`` when zero tax is the law (recorded sales at or under the threshold).
+
+    ``default`` is the jurisdiction's threshold for this seller (minor units of ``currency``);
+    the seller's :class:`~lms_billing.domain.tax.TaxRegistration` may override it.
+    """
     registration = request.seller.registration(jurisdiction)
-    if registration is None or registration.sales_to_date is None:
-        return False
-    threshold = registration.threshold if registration.threshold is not None else default
-    return threshold is not None and registration.sales_to_date > threshold
+    threshold = default
+    if registration is not None and registration.threshold is not None:
+        threshold = registration.threshold
+    sales = None if registration is None else registration.sales_to_date
+    if threshold is None:
+        return (
+            f"registration_threshold_unknown: {jurisdiction} (no registration threshold known "
+            f"on {request.transaction_date.isoformat()}; set TaxRegistration.threshold)"
+        )
+    if threshold == 0:
+        if sales is not None and sales > 0:
+            return f"registration_threshold_exceeded: {jurisdiction}"
+        return (
+            f"seller_not_registered: {jurisdiction} (no registration threshold applies to this "
+            "seller: it must register before the first sale)"
+        )
+    if sales is None:
+        return (
+            f"registration_status_unknown: {jurisdiction} (not registered, and no sales_to_date "
+            f"recorded against the {_amount(threshold, currency)} threshold)"
+        )
+    if sales > threshold:
+        return f"registration_threshold_exceeded: {jurisdiction}"
+    return None
 
 
 def not_registered(
@@ -75,31 +127,38 @@ def not_registered(
     request: TaxRequest,
     jurisdiction: str,
     tax_type: str,
-    default: int | None,
-    *,
-    registration: str | None = None,
+    threshold: int | None,
+    currency: str,
 ) -> TaxResult:
-    """No tax because the seller is not registered, or a review if it should be.
-
-    ``registration`` is the registration to look at when it differs from the jurisdiction
-    (``"EU"`` for the One-Stop Shop).
-    """
-    where = registration or jurisdiction
-    if threshold_exceeded(request, where, default):
-        return review(engine, (f"registration_threshold_exceeded: {where}",))
+    """Zero lines with reason ``not_registered`` when the seller's recorded sales are under
+    the threshold (the legal outcome), otherwise a review saying why: never a silent zero."""
+    reason = unregistered_reason(request, jurisdiction, threshold, currency)
+    if reason is not None:
+        return review(engine, (reason,))
     return finish(
         engine, request, uniform(request, jurisdiction, tax_type, ZERO, TaxReason.NOT_REGISTERED)
+    )
+
+
+def reverse_charge_without_id(jurisdiction: str, id_types: Iterable[str]) -> str:
+    """The review reason for ``tax_exempt="reverse"`` on a customer without a tax id."""
+    return (
+        f"reverse_charge_without_vat_id: {jurisdiction} (tax_exempt='reverse' needs the buyer's "
+        f"tax id ({', '.join(id_types)}); add it, or clear the flag to charge tax)"
     )
 
 
 __all__ = [
     "REVERSE_CHARGE_NOTE",
     "ZERO",
+    "RegistrationThreshold",
     "find_tax_id",
     "finish",
     "not_registered",
+    "reverse_charge_without_id",
     "review",
     "self_accounts",
-    "threshold_exceeded",
+    "threshold_on",
     "uniform",
+    "unregistered_reason",
 ]

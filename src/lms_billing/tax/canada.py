@@ -9,8 +9,11 @@ Which taxes stack depends on the customer's province (``TaxCustomer.region``):
 - Everywhere else: GST 5 %.
 
 Registrations: ``"CA"`` for GST/HST, ``"CA-QC"`` for QST, ``"CA-BC"``/``"CA-SK"``/``"CA-MB"``
-for PST. A non-resident seller does not charge GST/HST to a customer with a GST/HST number (nor
-QST to one with a QST number): reverse charge, the buyer self-assesses.
+for PST, each with its own threshold (:data:`CA_THRESHOLDS`). An unregistered seller charges
+nothing for a tax only while its recorded ``sales_to_date`` is under that threshold; otherwise
+(or with no figure recorded) the result asks for review. A non-resident seller does not charge
+GST/HST to a customer with a GST/HST number (nor QST to one with a QST number): reverse charge,
+the buyer self-assesses; ``tax_exempt="reverse"`` without such a number goes to review.
 
 Not covered: zero-rated or exempt supplies by product (e.g. some educational services are
 exempt when given by a recognised school), place-of-supply rules for multi-province business
@@ -28,9 +31,10 @@ from lms_billing.tax._common import (
     ZERO,
     find_tax_id,
     finish,
+    reverse_charge_without_id,
     review,
     self_accounts,
-    threshold_exceeded,
+    unregistered_reason,
 )
 from lms_billing.tax.compute import TaxDecision
 from lms_billing.tax.rates import rate_period
@@ -43,8 +47,20 @@ from lms_billing.tax.rates.national import (
 )
 from lms_billing.tax.vat_ids import validate_tax_id
 
-# CAD 30,000 (minor units) over four consecutive quarters, for the non-resident simplified regime.
+# Registration thresholds in CAD minor units, per registration (see rates/national.py):
+# GST/HST CAD 30,000 over four consecutive quarters (small supplier; the non-resident simplified
+# regime uses the same figure over 12 months), QST CAD 30,000, BC PST and MB RST CAD 10,000 of
+# sales into the province. Saskatchewan: out-of-province vendors of taxable software and
+# services need a vendor's licence; we know of no small-seller threshold, so 0 (override with
+# TaxRegistration.threshold if your adviser says otherwise).
 CA_THRESHOLD = 3_000_000
+CA_THRESHOLDS: dict[str, int] = {
+    "CA": CA_THRESHOLD,
+    "CA-QC": 3_000_000,
+    "CA-BC": 1_000_000,
+    "CA-MB": 1_000_000,
+    "CA-SK": 0,
+}
 
 
 class CanadaTaxEngine:
@@ -103,12 +119,17 @@ class CanadaTaxEngine:
             applied, reason, reverse = rate, TaxReason.STANDARD_RATED, False
             if customer.is_exempt(jurisdiction, day):
                 applied, reason = ZERO, TaxReason.EXEMPT
-            elif (tax_id is not None or self_accounts(customer)) and seller.country != "CA":
+            elif tax_id is not None and seller.country != "CA":
                 applied, reason, reverse = ZERO, TaxReason.REVERSE_CHARGE, True
                 notes.append(REVERSE_CHARGE_NOTE)
+            elif self_accounts(customer) and seller.country != "CA":
+                reviews.append(reverse_charge_without_id(registration, id_types))
             elif not seller.is_registered(registration):
-                if threshold_exceeded(request, registration, CA_THRESHOLD):
-                    reviews.append(f"registration_threshold_exceeded: {registration}")
+                problem = unregistered_reason(
+                    request, registration, CA_THRESHOLDS[registration], "CAD"
+                )
+                if problem is not None:
+                    reviews.append(problem)
                 applied, reason = ZERO, TaxReason.NOT_REGISTERED
             decisions.extend(
                 TaxDecision(item.line_id, jurisdiction, tax_type, applied, reason, reverse)
@@ -119,4 +140,4 @@ class CanadaTaxEngine:
         return finish(self.name, request, decisions, notes)
 
 
-__all__ = ["CA_THRESHOLD", "CanadaTaxEngine"]
+__all__ = ["CA_THRESHOLD", "CA_THRESHOLDS", "CanadaTaxEngine"]

@@ -78,11 +78,64 @@ def test_swiss_rate_changes_on_2024_01_01(make_request: MakeRequest) -> None:
     assert (after.lines[0].rate, after.total_tax) == (Decimal("0.081"), 810)
 
 
-def test_unregistered_seller_charges_nothing_with_reason(make_request: MakeRequest) -> None:
+def test_unregistered_seller_under_the_threshold_charges_nothing_with_reason(
+    make_request: MakeRequest,
+) -> None:
+    reg = TaxRegistration(jurisdiction="NO", registered=False, sales_to_date=1_000_000)
+    result = NationalTaxEngine(NO_VAT).calculate(
+        make_request(customer_country="NO", seller=_seller("DE", reg), currency="NOK")
+    )
+    assert [(li.tax_amount, li.reason) for li in result.lines] == [(0, "not_registered")]
+
+
+def test_unregistered_seller_without_recorded_sales_needs_review(
+    make_request: MakeRequest,
+) -> None:
+    # This used to give a silent not_registered zero: with no sales figure nobody knows
+    # whether the NOK 50,000 threshold was crossed.
     result = NationalTaxEngine(NO_VAT).calculate(
         make_request(customer_country="NO", seller=_seller("DE"), currency="NOK")
     )
-    assert [(li.tax_amount, li.reason) for li in result.lines] == [(0, "not_registered")]
+    assert result.needs_review and result.lines == ()
+    assert result.review_reasons == (
+        "registration_status_unknown: NO (not registered, and no sales_to_date recorded "
+        "against the NOK 50,000.00 threshold)",
+    )
+
+
+def test_uk_has_no_threshold_for_sellers_established_abroad(make_request: MakeRequest) -> None:
+    # GBP 1,000 of UK sales by a US seller: a non-established taxable person registers from
+    # the first supply, so this is never zero.
+    reg = TaxRegistration(jurisdiction="GB", registered=False, sales_to_date=100_000)
+    result = NationalTaxEngine(UK_VAT).calculate(
+        make_request(customer_country="GB", seller=_seller("US", reg), currency="GBP")
+    )
+    assert result.needs_review and result.lines == ()
+    assert result.review_reasons == ("registration_threshold_exceeded: GB",)
+    first_sale = NationalTaxEngine(UK_VAT).calculate(
+        make_request(customer_country="GB", seller=_seller("US"), currency="GBP")
+    )
+    assert first_sale.needs_review
+    assert first_sale.review_reasons[0].startswith("seller_not_registered: GB")
+
+
+def test_uk_threshold_for_uk_sellers_rose_to_90000_on_2024_04_01(
+    make_request: MakeRequest,
+) -> None:
+    reg = TaxRegistration(jurisdiction="GB", registered=False, sales_to_date=8_600_000)
+    seller = _seller("GB", reg)
+    engine = NationalTaxEngine(UK_VAT)
+    before = engine.calculate(
+        make_request(customer_country="GB", seller=seller, currency="GBP", on=date(2024, 3, 31))
+    )
+    after = engine.calculate(
+        make_request(customer_country="GB", seller=seller, currency="GBP", on=date(2024, 4, 1))
+    )
+    assert before.review_reasons == ("registration_threshold_exceeded: GB",)  # over GBP 85,000
+    assert [(li.tax_amount, li.reason) for li in after.lines] == [(0, "not_registered")]
+    assert UK_VAT.threshold(established=True, on=date(2024, 3, 31)) == 8_500_000
+    assert UK_VAT.threshold(established=True, on=date(2024, 4, 1)) == 9_000_000
+    assert UK_VAT.threshold(established=False, on=date(2024, 4, 1)) == 0
 
 
 def test_unregistered_seller_past_the_default_threshold_needs_review(
@@ -116,6 +169,47 @@ def test_uk_business_buyer_of_a_foreign_seller_is_reverse_charged(
     )
     assert result.notes == ("Reverse charge",)
     assert result.lines[0].reverse_charge and result.total_tax == 0
+
+
+def test_reverse_flag_without_a_tax_id_needs_review(make_request: MakeRequest) -> None:
+    # Used to be reverse-charged on the flag alone; a business buyer is shown by its tax id.
+    result = NationalTaxEngine(UK_VAT).calculate(
+        make_request(customer_country="GB", seller=_seller("DE", "GB"), tax_exempt="reverse")
+    )
+    assert result.needs_review and result.lines == ()
+    assert result.review_reasons[0].startswith("reverse_charge_without_vat_id: GB")
+
+
+CH_VAT_ID = "CHE-116.281.710 MWST"
+
+
+def test_swiss_business_buyer_pays_vat_to_a_foreign_seller_registered_in_switzerland(
+    make_request: MakeRequest,
+) -> None:
+    # Acquisition tax (reverse charge) only applies when the foreign supplier is not
+    # registered for Swiss VAT; a registered one charges 8.1 %.
+    engine = NationalTaxEngine(CH_VAT)
+    registered = engine.calculate(
+        make_request(
+            customer_country="CH",
+            seller=_seller("US", "CH"),
+            currency="CHF",
+            tax_ids=[("ch_vat", CH_VAT_ID)],
+        )
+    )
+    assert [(li.rate, li.tax_amount, li.reverse_charge) for li in registered.lines] == [
+        (Decimal("0.081"), 810, False)
+    ]
+    assert registered.notes == ()
+    unregistered = engine.calculate(
+        make_request(
+            customer_country="CH",
+            seller=_seller("US"),
+            currency="CHF",
+            tax_ids=[("ch_vat", CH_VAT_ID)],
+        )
+    )
+    assert unregistered.lines[0].reverse_charge and unregistered.notes == ("Reverse charge",)
 
 
 def test_uk_business_buyer_of_a_uk_seller_pays_vat(make_request: MakeRequest) -> None:
@@ -181,11 +275,42 @@ def test_nova_scotia_hst_drops_to_14_percent_on_2025_04_01(make_request: MakeReq
 
 
 def test_canada_registrations_are_per_tax(make_request: MakeRequest) -> None:
-    result = CanadaTaxEngine().calculate(_ca(make_request, "QC", "CA"))
+    qst = TaxRegistration(jurisdiction="CA-QC", registered=False, sales_to_date=2_000_000)
+    result = CanadaTaxEngine().calculate(_ca(make_request, "QC", "CA", qst))
     assert [(li.tax_type, li.tax_amount, li.reason) for li in result.lines] == [
         ("gst", 500, "standard_rated"),
-        ("qst", 0, "not_registered"),
+        ("qst", 0, "not_registered"),  # CAD 20,000 of sales: under the CAD 30,000 threshold
     ]
+    unknown = CanadaTaxEngine().calculate(_ca(make_request, "QC", "CA"))
+    assert unknown.needs_review
+    assert unknown.review_reasons[0].startswith("registration_status_unknown: CA-QC")
+
+
+@pytest.mark.parametrize(
+    ("province", "sales", "outcome"),
+    [
+        ("BC", 1_000_000, "not_registered"),  # CAD 10,000: at the threshold
+        ("BC", 1_000_001, "registration_threshold_exceeded: CA-BC"),
+        ("MB", 1_000_001, "registration_threshold_exceeded: CA-MB"),
+        ("SK", 1, "registration_threshold_exceeded: CA-SK"),  # no small-seller threshold
+    ],
+)
+def test_provincial_sales_tax_thresholds(
+    make_request: MakeRequest, province: str, sales: int, outcome: str
+) -> None:
+    pst = TaxRegistration(jurisdiction=f"CA-{province}", registered=False, sales_to_date=sales)
+    result = CanadaTaxEngine().calculate(_ca(make_request, province, "CA", pst))
+    if outcome == "not_registered":
+        assert not result.needs_review
+        assert [li.reason for li in result.lines] == ["standard_rated", "not_registered"]
+    else:
+        assert result.needs_review and result.review_reasons == (outcome,)
+
+
+def test_canadian_reverse_flag_without_a_number_needs_review(make_request: MakeRequest) -> None:
+    result = CanadaTaxEngine().calculate(_ca(make_request, "ON", *CA_ALL, tax_exempt="reverse"))
+    assert result.needs_review and result.lines == ()
+    assert result.review_reasons[0].startswith("reverse_charge_without_vat_id: CA")
 
 
 def test_pst_on_digital_services_can_be_turned_off(make_request: MakeRequest) -> None:

@@ -8,6 +8,7 @@ fractions (``Decimal("0.19")`` is 19 %).
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
@@ -224,13 +225,30 @@ class TaxCustomer(BaseModel):
 
 
 class LocationEvidence(BaseModel):
-    """Where the buyer is, by independent pieces of evidence (EU rules want two that agree)."""
+    """Where the buyer is, by independent pieces of evidence (EU rules want two that agree).
+
+    ``ip_address`` is the address ``ip_country`` was derived from; it is not a piece of
+    evidence on its own, but external engines (Stripe Tax) can locate the buyer with it.
+    """
 
     model_config = ConfigDict(frozen=True)
 
     billing_country: OptionalTaxCountry = None
     ip_country: OptionalTaxCountry = None
     card_country: OptionalTaxCountry = None
+    ip_address: str | None = None
+
+    @field_validator("ip_address")
+    @classmethod
+    def _ip(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return str(ipaddress.ip_address(value.strip()))
+        except ValueError as exc:
+            raise ValidationError(
+                f"{value!r} is not an IPv4 or IPv6 address.", ip_address=value
+            ) from exc
 
     def pieces(self) -> dict[str, str]:
         """The recorded pieces by name, e.g. ``{"billing_country": "DE"}``."""

@@ -1,9 +1,15 @@
 """Stripe Tax adapter: precise rates (US local taxes included) from Stripe's tax API.
 
 Calls ``POST /v1/tax/calculations`` through the official SDK (``StripeClient.v1.tax.
-calculations.create``) with the line items, the customer's address and tax ids, and maps
-every ``tax_breakdown`` entry of every line item to a :class:`TaxLine`. Stripe rounds; we do
-not re-round. Needs Stripe Tax enabled and registrations added in the Stripe Dashboard.
+calculations.create``) with the line items, the customer's address, IP address and tax ids, and
+maps every ``tax_breakdown`` entry of every line item to a :class:`TaxLine`. Stripe rounds; we
+do not re-round. Needs Stripe Tax enabled and registrations added in the Stripe Dashboard.
+
+Never a silent zero: Stripe's ``not_supported`` (Stripe cannot tax that location), an unknown
+taxability reason, a line with no ``tax_breakdown`` and a line Stripe leaves out of its answer
+all come back as ``needs_review``. EU consumers need the same two agreeing pieces of location
+evidence as with the built-in EU engine before Stripe is asked, and ``tax_exempt="reverse"``
+needs a tax id. Zero-amount lines are not sent (Stripe wants a positive amount): nothing to tax.
 """
 
 from __future__ import annotations
@@ -16,20 +22,43 @@ from typing import Any
 import stripe
 
 from lms_billing.domain.customers import TaxExempt
-from lms_billing.domain.tax import TaxLine, TaxReason, TaxRequest, TaxResult
+from lms_billing.domain.tax import EU_MEMBER_STATES, TaxLine, TaxReason, TaxRequest, TaxResult
 from lms_billing.errors import (
     ProviderError,
     ProviderInvalidRequestError,
     ProviderUnavailableError,
 )
-from lms_billing.tax._common import REVERSE_CHARGE_NOTE
+from lms_billing.tax._common import REVERSE_CHARGE_NOTE, find_tax_id, review
+from lms_billing.tax.evidence import assess_location
 
 # Stripe's taxability reasons that mean the same as our own reason codes.
 _REASONS = {
     "not_collecting": TaxReason.NOT_REGISTERED,
     "customer_exempt": TaxReason.EXEMPT,
     "reverse_charge": TaxReason.REVERSE_CHARGE,
+    "not_subject_to_tax": TaxReason.NOT_TAXABLE,
 }
+# Every taxability_reason in Stripe's API reference (tax.calculation_line_item). Stripe may add
+# more; one we do not know goes to review rather than being trusted blindly.
+_KNOWN_REASONS = frozenset(
+    {
+        "customer_exempt",
+        "not_collecting",
+        "not_subject_to_tax",
+        "not_supported",
+        "portion_product_exempt",
+        "portion_reduced_rated",
+        "portion_standard_rated",
+        "product_exempt",
+        "product_exempt_holiday",
+        "proportionally_rated",
+        "reduced_rated",
+        "reverse_charge",
+        "standard_rated",
+        "taxable_basis_reduced",
+        "zero_rated",
+    }
+)
 
 
 class StripeTaxEngine:
@@ -39,6 +68,8 @@ class StripeTaxEngine:
     :param countries: customer countries this engine handles; ``None`` handles all.
     :param send_tax_date: pass the transaction date as ``tax_date`` (Stripe accepts dates up
         to 31 days in the past or future).
+    :param eu_evidence_required: agreeing pieces of location evidence needed before an EU
+        consumer is sent to Stripe (the EU rule: 2; ``0`` leaves it to Stripe).
     """
 
     name = "stripe_tax"
@@ -49,10 +80,12 @@ class StripeTaxEngine:
         *,
         countries: Iterable[str] | None = None,
         send_tax_date: bool = True,
+        eu_evidence_required: int = 2,
     ) -> None:
         self._client = client
         self._countries = None if countries is None else frozenset(c.upper() for c in countries)
         self._send_tax_date = send_tax_date
+        self._eu_evidence_required = eu_evidence_required
 
     def handles(self, request: TaxRequest) -> bool:
         """Customers in the configured countries (all when none are configured)."""
@@ -65,7 +98,12 @@ class StripeTaxEngine:
         :raises ProviderInvalidRequestError: Stripe rejected the request (bad address ...).
         :raises ProviderError: authentication or other Stripe failures.
         """
+        reasons = self.review_before_calling(request)
+        if reasons:
+            return review(self.name, reasons)
         params = self.build_params(request)
+        if not params["line_items"]:
+            return TaxResult(engine=self.name)  # only zero-amount lines: nothing to tax
         try:
             calculation = self._client.v1.tax.calculations.create(params=params)  # type: ignore[arg-type]
             items = list(calculation.line_items or [])
@@ -79,6 +117,25 @@ class StripeTaxEngine:
             raise _translate(exc) from exc
         # StripeObjects are not dicts in recent SDKs: map plain data.
         return self.to_result(request, [item.to_dict() for item in items])
+
+    def review_before_calling(self, request: TaxRequest) -> tuple[str, ...]:
+        """Rules lms-billing keeps even when Stripe computes: reasons to review, or ``()``."""
+        customer = request.customer
+        if customer.tax_exempt == TaxExempt.REVERSE and not customer.tax_ids:
+            return (
+                f"reverse_charge_without_vat_id: {customer.country} (tax_exempt='reverse' "
+                "needs the buyer's tax id; add it, or clear the flag to charge tax)",
+            )
+        eu_consumer = (
+            customer.country in EU_MEMBER_STATES and find_tax_id(customer, ("eu_vat",)) is None
+        )
+        if eu_consumer and self._eu_evidence_required > 0:
+            assessment = assess_location(
+                request.evidence, customer.country, required=self._eu_evidence_required
+            )
+            if not assessment.ok:
+                return assessment.reasons
+        return ()
 
     def build_params(self, request: TaxRequest) -> dict[str, Any]:
         """The ``POST /v1/tax/calculations`` parameters for ``request``."""
@@ -98,8 +155,12 @@ class StripeTaxEngine:
             details["taxability_override"] = "customer_exempt"
         elif customer.tax_exempt == TaxExempt.REVERSE:
             details["taxability_override"] = "reverse_charge"
+        if request.evidence is not None and request.evidence.ip_address:
+            details["ip_address"] = request.evidence.ip_address
         line_items = []
         for item in request.items:
+            if item.amount <= 0:
+                continue  # Stripe wants a positive amount; a zero line has no tax
             line: dict[str, Any] = {
                 "amount": item.amount,
                 "reference": item.line_id,
@@ -121,10 +182,16 @@ class StripeTaxEngine:
         return params
 
     def to_result(self, request: TaxRequest, items: Iterable[Mapping[str, Any]]) -> TaxResult:
-        """Map Stripe ``tax.calculation_line_item`` objects (as dicts) to a :class:`TaxResult`."""
+        """Map Stripe ``tax.calculation_line_item`` objects (as dicts) to a :class:`TaxResult`.
+
+        A result with review reasons has no lines, like every ``needs_review`` result.
+        """
         known = {item.line_id for item in request.items}
+        sent = [item.line_id for item in request.items if item.amount > 0]
+        answered: set[str] = set()
         lines: list[TaxLine] = []
         notes: list[str] = []
+        reasons: list[str] = []
         for item in items:
             reference = item["reference"]
             if reference not in known:
@@ -132,12 +199,27 @@ class StripeTaxEngine:
                     f"Stripe Tax returned an unknown line reference {reference!r}.",
                     provider="stripe",
                 )
+            answered.add(reference)
             inclusive = item["tax_behavior"] == "inclusive"
-            for part in item.get("tax_breakdown") or []:
+            breakdown = item.get("tax_breakdown") or []
+            if not breakdown:
+                reasons.append(f"stripe_tax_no_breakdown: {reference}")
+            for part in breakdown:
                 line = _tax_line(reference, inclusive, part)
+                stripe_reason = str(part["taxability_reason"])
+                if stripe_reason == "not_supported":
+                    reasons.append(f"stripe_tax_not_supported: {reference} ({line.jurisdiction})")
+                elif stripe_reason not in _KNOWN_REASONS:
+                    reasons.append(
+                        f"stripe_tax_unknown_reason: {reference} ({line.jurisdiction}: "
+                        f"{stripe_reason})"
+                    )
                 if line.reverse_charge:
                     notes.append(REVERSE_CHARGE_NOTE)
                 lines.append(line)
+        reasons.extend(f"stripe_tax_line_missing: {ref}" for ref in sent if ref not in answered)
+        if reasons:
+            return review(self.name, reasons)
         return TaxResult(engine=self.name, lines=tuple(lines), notes=tuple(dict.fromkeys(notes)))
 
 

@@ -12,7 +12,14 @@ import pytest
 import responses
 import stripe
 
-from lms_billing.domain.tax import ExemptionCertificate, SellerTaxProfile, TaxRequest
+from lms_billing.domain.tax import (
+    ExemptionCertificate,
+    LocationEvidence,
+    SellerTaxProfile,
+    TaxLineItem,
+    TaxRequest,
+    TaxResult,
+)
 from lms_billing.errors import ProviderInvalidRequestError, ProviderUnavailableError
 from lms_billing.tax.stripe_tax import StripeTaxEngine
 
@@ -245,3 +252,119 @@ def test_handles_only_configured_countries(make_request: MakeRequest) -> None:
     assert engine.handles(_wa_request(make_request))
     assert not engine.handles(make_request(customer_country="FR"))
     assert StripeTaxEngine(_client()).handles(make_request(customer_country="FR"))
+
+
+def _wa(amount: int, tax: int = 650) -> dict[str, Any]:
+    return _breakdown(tax, amount, "state", "Washington", "6.5", "standard_rated")
+
+
+@responses.activate
+def test_not_supported_jurisdictions_need_review_not_a_zero(make_request: MakeRequest) -> None:
+    # Stripe answers not_supported (amount 0, no rate) where it cannot compute tax.
+    part = _breakdown(0, 0, "state", "Washington", None, "not_supported")
+    responses.post(URL, json=_calculation([_line_item("li_1", 10_000, [part])]))
+    result = StripeTaxEngine(_client()).calculate(_wa_request(make_request))
+    assert result.needs_review and result.lines == ()
+    assert result.review_reasons == ("stripe_tax_not_supported: li_1 (US-WA)",)
+
+
+@responses.activate
+def test_a_line_with_an_empty_breakdown_needs_review(make_request: MakeRequest) -> None:
+    responses.post(URL, json=_calculation([_line_item("li_1", 10_000, [])]))
+    result = StripeTaxEngine(_client()).calculate(_wa_request(make_request))
+    assert result.needs_review and result.review_reasons == ("stripe_tax_no_breakdown: li_1",)
+
+
+@responses.activate
+def test_a_line_missing_from_stripes_answer_needs_review(make_request: MakeRequest) -> None:
+    responses.post(URL, json=_calculation([_line_item("li_1", 10_000, [_wa(10_000)])]))
+    request = _wa_request(make_request).model_copy(
+        update={
+            "items": (
+                *_wa_request(make_request).items,
+                TaxLineItem(line_id="li_2", amount=5_000, tax_code="txcd_10103001"),
+            )
+        }
+    )
+    result = StripeTaxEngine(_client()).calculate(request)
+    assert _sent()["line_items[1][reference]"] == ["li_2"]
+    assert result.needs_review and result.lines == ()
+    assert result.review_reasons == ("stripe_tax_line_missing: li_2",)
+
+
+@responses.activate
+def test_an_unknown_taxability_reason_needs_review(make_request: MakeRequest) -> None:
+    part = _breakdown(0, 10_000, "state", "Washington", None, "brand_new_reason")
+    responses.post(URL, json=_calculation([_line_item("li_1", 10_000, [part])]))
+    result = StripeTaxEngine(_client()).calculate(_wa_request(make_request))
+    assert result.review_reasons == ("stripe_tax_unknown_reason: li_1 (US-WA: brand_new_reason)",)
+
+
+@responses.activate
+def test_zero_amount_lines_are_not_sent(make_request: MakeRequest) -> None:
+    responses.post(URL, json=_calculation([_line_item("li_2", 10_000, [_wa(10_000)])]))
+    request = make_request(
+        customer_country="US",
+        region="WA",
+        postal_code="98101",
+        currency="USD",
+        seller=SellerTaxProfile(country="US"),
+        amounts=(0, 10_000),
+    )
+    result = StripeTaxEngine(_client()).calculate(request)
+    sent = _sent()
+    assert sent["line_items[0][reference]"] == ["li_2"] and "line_items[1][reference]" not in sent
+    assert not result.needs_review and [li.line_id for li in result.lines] == ["li_2"]
+    assert result.lines_for("li_1") == ()
+
+
+@responses.activate
+def test_only_zero_amount_lines_means_no_call_and_no_tax(make_request: MakeRequest) -> None:
+    request = make_request(
+        customer_country="US", region="WA", currency="USD", seller=SellerTaxProfile(country="US"),
+        amounts=(0,),
+    )  # fmt: skip
+    result = StripeTaxEngine(_client()).calculate(request)
+    assert len(responses.calls) == 0
+    assert result == TaxResult(engine="stripe_tax")
+
+
+@responses.activate
+def test_the_ip_address_from_the_evidence_is_sent(make_request: MakeRequest) -> None:
+    responses.post(URL, json=_calculation([_line_item("li_1", 10_000, [_wa(10_000)])]))
+    evidence = LocationEvidence(ip_country="US", ip_address="203.0.113.7")
+    StripeTaxEngine(_client()).calculate(_wa_request(make_request, evidence=evidence))
+    assert _sent()["customer_details[ip_address]"] == ["203.0.113.7"]
+
+
+@responses.activate
+def test_eu_consumers_need_two_agreeing_pieces_of_evidence_first(make_request: MakeRequest) -> None:
+    engine = StripeTaxEngine(_client())
+    one_piece = engine.calculate(
+        make_request(customer_country="FR", evidence=LocationEvidence(billing_country="FR"))
+    )
+    conflict = engine.calculate(
+        make_request(
+            customer_country="FR", evidence=LocationEvidence(billing_country="FR", ip_country="DE")
+        )
+    )
+    assert len(responses.calls) == 0  # Stripe is not asked
+    assert one_piece.needs_review
+    assert one_piece.review_reasons[0].startswith("location_evidence_insufficient")
+    assert conflict.review_reasons[0].startswith("location_evidence_conflict")
+
+    eu = {"country": "FR", "display_name": "France", "level": "country", "state": None}
+    part = {**_breakdown(2_000, 10_000, "country", "France", "20.0", "standard_rated"),
+            "jurisdiction": eu}  # fmt: skip
+    responses.post(URL, json=_calculation([_line_item("li_1", 10_000, [part])], currency="eur"))
+    taxed = engine.calculate(make_request(customer_country="FR"))  # billing + IP agree
+    assert [(li.jurisdiction, li.rate, li.tax_amount) for li in taxed.lines] == [
+        ("FR", Decimal("0.2"), 2_000)
+    ]
+
+
+@responses.activate
+def test_reverse_flag_without_a_tax_id_needs_review(make_request: MakeRequest) -> None:
+    result = StripeTaxEngine(_client()).calculate(_wa_request(make_request, tax_exempt="reverse"))
+    assert len(responses.calls) == 0 and result.needs_review
+    assert result.review_reasons[0].startswith("reverse_charge_without_vat_id: US")

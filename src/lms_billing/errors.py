@@ -16,6 +16,7 @@ Every error carries a stable machine ``code`` (for API responses and logs), a hu
      │    ├── InvalidQuantityError       negative or fractional quantities, package sizes
      │    ├── InvalidSubscriptionError   no items, mixed intervals, bad trial or proration dates
      │    ├── InvalidAllocationError     allocation ratios that cannot split an amount
+     │    ├── InvalidRoundingModeError   a rounding mode name lms-billing does not know
      │    ├── CardDataRejectedError      raw card numbers never enter the library
      │    ├── WebhookSignatureError      an inbound webhook failed verification
      │    ├── UnknownJurisdictionError   country / region codes no tax table knows
@@ -157,6 +158,11 @@ class InvalidSubscriptionError(ValidationError):
 class InvalidAllocationError(ValidationError):
     code = "invalid_allocation"
     default_message = "The amount cannot be allocated by these ratios."
+
+
+class InvalidRoundingModeError(ValidationError):
+    code = "invalid_rounding_mode"
+    default_message = "The rounding mode is not one of lms_billing.money.RoundingMode."
 
 
 class CardDataRejectedError(ValidationError):
@@ -419,6 +425,7 @@ __all__ = [
     "InvalidIntervalError",
     "InvalidNumberingFormatError",
     "InvalidQuantityError",
+    "InvalidRoundingModeError",
     "InvalidStateTransitionError",
     "InvalidSubscriptionError",
     "InvalidSubscriptionOperationError",

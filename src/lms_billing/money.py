@@ -16,15 +16,26 @@ from __future__ import annotations
 import decimal
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
-from enum import StrEnum
 from fractions import Fraction
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import moneyed
 from babel.core import Locale, UnknownLocaleError
 from babel.numbers import format_currency
 from pydantic import BeforeValidator
 
+from lms_billing._allocation import Weight, allocate_minor
+from lms_billing._decimal import (
+    DECIMAL_CONTEXT,
+    DEFAULT_ROUNDING,
+    EXACT_CONTEXT,
+    RoundingMode,
+    exact,
+    precise,
+    rounding_mode,
+    validate_minor_units,
+)
+from lms_billing._decimal import to_decimal as _to_decimal
 from lms_billing.errors import (
     CurrencyMismatchError,
     InvalidAllocationError,
@@ -35,45 +46,8 @@ from lms_billing.errors import (
 
 Currency = moneyed.Currency
 
-# 34 significant digits (IEEE 754 decimal128) is far above any amount we handle; traps make
-# an overflow or invalid operation an error instead of a silently wrong number.
-DECIMAL_CONTEXT = decimal.Context(
-    prec=34,
-    rounding=decimal.ROUND_HALF_EVEN,
-    traps=[decimal.InvalidOperation, decimal.Overflow, decimal.DivisionByZero],
-)
-
 # Codes ISO 4217 reserves for testing and "no currency": never billable.
 _NON_BILLABLE = frozenset({"XXX", "XTS"})
-
-
-class RoundingMode(StrEnum):
-    """Named rounding modes. ``HALF_UP`` is the library default; ``HALF_EVEN`` is banker's."""
-
-    HALF_UP = "half_up"
-    HALF_EVEN = "half_even"
-    HALF_DOWN = "half_down"
-    UP = "up"  # away from zero
-    DOWN = "down"  # towards zero (truncation)
-    CEILING = "ceiling"
-    FLOOR = "floor"
-
-    @property
-    def decimal_rounding(self) -> str:
-        return _DECIMAL_ROUNDING[self]
-
-
-_DECIMAL_ROUNDING: dict[RoundingMode, str] = {
-    RoundingMode.HALF_UP: decimal.ROUND_HALF_UP,
-    RoundingMode.HALF_EVEN: decimal.ROUND_HALF_EVEN,
-    RoundingMode.HALF_DOWN: decimal.ROUND_HALF_DOWN,
-    RoundingMode.UP: decimal.ROUND_UP,
-    RoundingMode.DOWN: decimal.ROUND_DOWN,
-    RoundingMode.CEILING: decimal.ROUND_CEILING,
-    RoundingMode.FLOOR: decimal.ROUND_FLOOR,
-}
-
-DEFAULT_ROUNDING = RoundingMode.HALF_UP
 
 
 # --- currencies --------------------------------------------------------------------------
@@ -128,34 +102,21 @@ def _exponent(currency: str | Currency) -> Decimal:
 # --- Money -------------------------------------------------------------------------------
 
 
-def _to_decimal(amount: object) -> Decimal:
-    if isinstance(amount, bool | float):
-        raise InvalidAmountError(
-            f"Amounts must be Decimal, int or str, never {type(amount).__name__}.",
-            amount=repr(amount),
-        )
-    if isinstance(amount, Decimal):
-        value = amount
-    elif isinstance(amount, int):
-        value = Decimal(amount)
-    elif isinstance(amount, str):
-        try:
-            value = Decimal(amount.strip())
-        except decimal.InvalidOperation as exc:
-            raise InvalidAmountError(f"{amount!r} is not a decimal number.") from exc
-    else:
-        raise InvalidAmountError(f"Cannot use {type(amount).__name__} as an amount.")
-    if not value.is_finite():
-        raise InvalidAmountError(f"Amounts must be finite, got {value}.")
-    return value
-
-
 class Money(moneyed.Money):
-    """A ``moneyed.Money`` that is strict about floats and currency mismatches.
+    """A ``moneyed.Money`` that is strict about floats, currencies and precision.
 
-    Arithmetic between different currencies raises :class:`CurrencyMismatchError`
-    (moneyed raises a bare ``TypeError``). Amounts keep full precision until a rounding
-    function is called.
+    * Arithmetic or comparison across currencies raises :class:`CurrencyMismatchError`
+      (moneyed raises a bare ``TypeError``).
+    * Sums and differences are exact, in the private 34-digit context: one that would need
+      more digits raises :class:`InvalidAmountError` instead of dropping the smallest ones.
+    * Products and quotients keep 34 significant digits (half-even at the 34th); when that
+      rounding would reach the currency's minor unit (amounts of about 10^31 and more), they
+      raise :class:`InvalidAmountError` too.
+    * Operations money has no meaning for (``Money * Money``, ``Money + 5``, ``//``, ``%``,
+      ``**``, comparing with a number) raise :class:`InvalidAmountError`; split amounts with
+      :func:`allocate` instead of ``//``. ``0 + Money`` is allowed so that ``sum()`` works.
+
+    Amounts keep full precision until a rounding function is called.
     """
 
     def __init__(self, amount: object = Decimal(0), currency: str | Currency | None = None) -> None:
@@ -171,26 +132,45 @@ class Money(moneyed.Money):
                 right=other.currency.code,
             )
 
+    def _other_amount(self, other: object, operation: str) -> Decimal | None:
+        """The amount of a same-currency Money; ``None`` for the scalar zero ``sum()`` adds."""
+        if isinstance(other, moneyed.Money):
+            self._check_same_currency(other)
+            return other.amount
+        if _is_scalar_zero(other):
+            return None
+        raise _unsupported(operation, self, other)
+
     def __add__(self, other: object) -> Money:
-        self._check_same_currency(other)
-        result = super().__add__(other)
-        return result
+        amount = self._other_amount(other, "add")
+        if amount is None:
+            return self
+        return Money(exact("add", self.amount, amount), self.currency)
 
     def __radd__(self, other: object) -> Money:
         return self.__add__(other)
 
     def __sub__(self, other: Any) -> Money:
-        self._check_same_currency(other)
-        return super().__sub__(other)
+        amount = self._other_amount(other, "subtract")
+        if amount is None:
+            return self
+        return Money(exact("subtract", self.amount, amount), self.currency)
 
     def __rsub__(self, other: object) -> Money:
-        self._check_same_currency(other)
-        return super().__rsub__(other)
+        amount = self._other_amount(other, "subtract")
+        if amount is None:
+            return -self
+        return Money(exact("subtract", amount, self.amount), self.currency)
 
     def __mul__(self, other: object) -> Money:
+        if isinstance(other, moneyed.Money):
+            raise InvalidAmountError(
+                "Cannot multiply two amounts; multiply Money by an int or Decimal."
+            )
         if isinstance(other, float):
             raise InvalidAmountError("Multiplying Money by a float is not allowed.")
-        return super().__mul__(other)
+        factor = _scalar(other, "multiply", self)
+        return Money(precise("multiply", self.amount, factor, self._digits), self.currency)
 
     def __rmul__(self, other: object) -> Money:
         return self.__mul__(other)
@@ -198,29 +178,110 @@ class Money(moneyed.Money):
     def __truediv__(self, other: object) -> Money | Decimal:
         if isinstance(other, float):
             raise InvalidAmountError("Dividing Money by a float is not allowed.")
-        self._check_same_currency(other)
-        return super().__truediv__(other)
+        if isinstance(other, moneyed.Money):
+            self._check_same_currency(other)
+            return precise("divide", self.amount, other.amount, None)
+        divisor = _scalar(other, "divide", self)
+        return Money(precise("divide", self.amount, divisor, self._digits), self.currency)
+
+    def __rtruediv__(self, other: object) -> NoReturn:
+        raise _unsupported("divide", other, self)
+
+    def __floordiv__(self, other: object) -> NoReturn:
+        raise InvalidAmountError(
+            "Money has no floor division; split it with allocate() or allocate_evenly()."
+        )
+
+    def __rfloordiv__(self, other: object) -> NoReturn:
+        raise _unsupported("floor-divide", other, self)
+
+    def __mod__(self, other: object) -> NoReturn:
+        raise InvalidAmountError(
+            "Money has no remainder; split it with allocate() or allocate_evenly()."
+        )
+
+    def __rmod__(self, other: object) -> NoReturn:
+        raise InvalidAmountError(
+            "Percentages of Money are products: write money * Decimal('0.05'), not 5 % money."
+        )
+
+    def __divmod__(self, other: object) -> NoReturn:
+        raise InvalidAmountError(
+            "Money has no divmod; split it with allocate() or allocate_evenly()."
+        )
+
+    def __pow__(self, other: object) -> NoReturn:
+        raise _unsupported("raise to a power", self, other)
 
     def __lt__(self, other: object) -> bool:
-        self._check_same_currency(other)
-        return super().__lt__(other)
+        return self.amount < self._comparable(other)
 
     def __le__(self, other: object) -> bool:
-        self._check_same_currency(other)
-        return super().__le__(other)
+        return self.amount <= self._comparable(other)
 
     def __gt__(self, other: object) -> bool:
-        self._check_same_currency(other)
-        return super().__gt__(other)
+        return self.amount > self._comparable(other)
 
     def __ge__(self, other: object) -> bool:
+        return self.amount >= self._comparable(other)
+
+    @property
+    def _digits(self) -> int:
+        return minor_digits(self.currency)
+
+    def _comparable(self, other: object) -> Decimal:
+        if not isinstance(other, moneyed.Money):
+            raise InvalidAmountError(
+                f"Cannot compare Money with {type(other).__name__}; compare with Money "
+                "(zero(currency)) or compare .amount.",
+            )
         self._check_same_currency(other)
-        return super().__ge__(other)
+        return other.amount
+
+    def round(
+        self, ndigits: int | None = 0, *, rounding: RoundingMode | str = DEFAULT_ROUNDING
+    ) -> Money:
+        """Round to ``ndigits`` decimal places with an explicit mode (default half-up), in the
+        private context (moneyed's ``round`` uses the ambient context's mode)."""
+        places = 0 if ndigits is None else ndigits
+        if isinstance(places, bool) or not isinstance(places, int):
+            raise InvalidAmountError(f"ndigits must be an integer, got {ndigits!r}.")
+        mode = rounding_mode(rounding)
+        try:
+            rounded = self.amount.quantize(
+                Decimal(1).scaleb(-places),
+                rounding=mode.decimal_rounding,
+                context=DECIMAL_CONTEXT,
+            )
+        except decimal.DecimalException as exc:
+            raise InvalidAmountError(f"Cannot round {self.amount} to {places} places.") from exc
+        return Money(rounded, self.currency)
 
     @property
     def code(self) -> str:
         """The ISO 4217 code of this amount's currency."""
         return str(self.currency.code)
+
+
+def _is_scalar_zero(value: object) -> bool:
+    return (type(value) is int or isinstance(value, Decimal)) and value == 0
+
+
+def _scalar(value: object, operation: str, money: Money) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, int | Decimal):
+        raise _unsupported(operation, money, value)
+    number = Decimal(value)
+    if not number.is_finite():
+        raise InvalidAmountError(f"Cannot {operation} an amount by {number}.")
+    return number
+
+
+def _unsupported(operation: str, left: object, right: object) -> InvalidAmountError:
+    return InvalidAmountError(
+        f"Cannot {operation} {type(left).__name__} and {type(right).__name__}.",
+        left=type(left).__name__,
+        right=type(right).__name__,
+    )
 
 
 def as_money(value: moneyed.Money) -> Money:
@@ -247,37 +308,23 @@ def sum_money(amounts: Iterable[moneyed.Money], currency: str | Currency) -> Mon
 # --- minor units -------------------------------------------------------------------------
 
 
-def validate_minor_units(value: object, *, allow_negative: bool = False) -> int:
-    """Check that ``value`` is a whole number of minor units and return it as ``int``.
-
-    :raises InvalidAmountError: for floats, bools, fractions or (unless allowed) negatives.
-    """
-    if type(value) is int and (value >= 0 or allow_negative):
-        return value  # fast path: a plain int in range is already whole minor units
-    if isinstance(value, bool) or not isinstance(value, int | Decimal | str):
-        raise InvalidAmountError(
-            f"Minor units must be an integer, got {type(value).__name__}.", value=repr(value)
-        )
-    number = _to_decimal(value)
-    if number != number.to_integral_value():
-        raise InvalidAmountError(
-            f"Minor units must be whole numbers, got {value}.", value=str(value)
-        )
-    units = int(number)
-    if units < 0 and not allow_negative:
-        raise InvalidAmountError(f"Minor units must not be negative, got {units}.", value=units)
-    return units
-
-
 def from_minor_units(
     units: int, currency: str | Currency, *, allow_negative: bool = False
 ) -> Money:
     """``from_minor_units(1999, "USD") == Money("19.99", "USD")``; JPY has no minor unit."""
     whole = validate_minor_units(units, allow_negative=allow_negative)
-    return Money(Decimal(whole).scaleb(-minor_digits(currency), DECIMAL_CONTEXT), currency)
+    try:
+        amount = Decimal(whole).scaleb(-minor_digits(currency), EXACT_CONTEXT)
+    except decimal.Inexact as exc:
+        raise InvalidAmountError(
+            f"{whole} minor units have more than {EXACT_CONTEXT.prec} digits.", value=str(whole)
+        ) from exc
+    return Money(amount, currency)
 
 
-def to_minor_units(money: moneyed.Money, *, rounding: RoundingMode | None = None) -> int:
+def to_minor_units(
+    money: moneyed.Money, *, rounding: RoundingMode | str | None = None
+) -> int:
     """Integer minor units of ``money``.
 
     Without ``rounding`` the amount must already fit the currency's minor unit exactly;
@@ -286,11 +333,18 @@ def to_minor_units(money: moneyed.Money, *, rounding: RoundingMode | None = None
     which makes this call a named rounding point.
     """
     amount = as_money(money)
-    scaled = amount.amount.scaleb(minor_digits(amount.currency), DECIMAL_CONTEXT)
+    mode = None if rounding is None else rounding_mode(rounding)
+    try:
+        scaled = amount.amount.scaleb(minor_digits(amount.currency), EXACT_CONTEXT)
+    except decimal.Inexact as exc:
+        raise InvalidAmountError(
+            f"{amount.amount} {amount.code} has more than {EXACT_CONTEXT.prec} digits.",
+            amount=str(amount.amount),
+        ) from exc
     integral = scaled.to_integral_value(
-        rounding=(rounding or RoundingMode.HALF_EVEN).decimal_rounding, context=DECIMAL_CONTEXT
+        rounding=(mode or RoundingMode.HALF_EVEN).decimal_rounding, context=DECIMAL_CONTEXT
     )
-    if rounding is None and integral != scaled:
+    if mode is None and integral != scaled:
         raise InvalidAmountError(
             f"{amount.amount} {amount.code} has more precision than the currency's minor unit; "
             "round it explicitly.",
@@ -301,22 +355,32 @@ def to_minor_units(money: moneyed.Money, *, rounding: RoundingMode | None = None
 
 
 def quantize(
-    amount: Decimal, currency: str | Currency, rounding: RoundingMode = DEFAULT_ROUNDING
+    amount: Decimal, currency: str | Currency, rounding: RoundingMode | str = DEFAULT_ROUNDING
 ) -> Decimal:
     """Round a Decimal amount (in major units) to the currency's minor unit."""
-    return _to_decimal(amount).quantize(
-        _exponent(currency), rounding=rounding.decimal_rounding, context=DECIMAL_CONTEXT
-    )
+    mode = rounding_mode(rounding)
+    try:
+        return _to_decimal(amount).quantize(
+            _exponent(currency), rounding=mode.decimal_rounding, context=DECIMAL_CONTEXT
+        )
+    except decimal.InvalidOperation as exc:  # the result needs more than 34 digits
+        raise InvalidAmountError(
+            f"{amount} cannot be rounded to minor units in {DECIMAL_CONTEXT.prec} digits.",
+            amount=str(amount),
+        ) from exc
 
 
-def round_money(money: moneyed.Money, rounding: RoundingMode = DEFAULT_ROUNDING) -> Money:
+def round_money(money: moneyed.Money, rounding: RoundingMode | str = DEFAULT_ROUNDING) -> Money:
     """Round to the currency's minor unit with an explicit mode (a named rounding point)."""
     amount = as_money(money)
     return Money(quantize(amount.amount, amount.currency, rounding), amount.currency)
 
 
-def round_minor(value: Decimal | Fraction, rounding: RoundingMode = DEFAULT_ROUNDING) -> int:
+def round_minor(
+    value: Decimal | Fraction, rounding: RoundingMode | str = DEFAULT_ROUNDING
+) -> int:
     """Round a fractional number of minor units to a whole one (for integer hot paths)."""
+    rounding = rounding_mode(rounding)
     if isinstance(value, Fraction):
         value = Decimal(value.numerator) / Decimal(value.denominator)
     return int(
@@ -327,54 +391,6 @@ def round_minor(value: Decimal | Fraction, rounding: RoundingMode = DEFAULT_ROUN
 
 
 # --- allocation --------------------------------------------------------------------------
-
-Weight = int | Decimal | Fraction | moneyed.Money
-
-
-def _weight_value(weight: Weight) -> Fraction:
-    if isinstance(weight, bool | float):
-        raise InvalidAllocationError("Allocation weights must be int, Decimal or Money.")
-    if isinstance(weight, moneyed.Money):
-        weight = weight.amount
-    if isinstance(weight, Decimal) and not weight.is_finite():
-        raise InvalidAllocationError("Allocation weights must be finite.")
-    if not isinstance(weight, int | Decimal | Fraction):
-        raise InvalidAllocationError(f"Cannot use {type(weight).__name__} as a weight.")
-    value = Fraction(weight)
-    if value < 0:
-        raise InvalidAllocationError("Allocation weights must not be negative.")
-    return value
-
-
-def allocate_minor(total: int, weights: Sequence[Weight]) -> list[int]:
-    """Split ``total`` minor units by ``weights`` with the largest-remainder method.
-
-    Each part gets the floor of its exact share; the units left over go one each to the
-    parts with the largest fractional remainders (ties go to the earlier part). The parts
-    always sum to ``total``. A negative total is split as its absolute value and negated,
-    so credits mirror charges exactly.
-    """
-    total = validate_minor_units(total, allow_negative=True)
-    if not weights:
-        raise InvalidAllocationError("Cannot allocate over zero parts.")
-    values = [_weight_value(w) for w in weights]
-    weight_sum = sum(values, Fraction(0))
-    if weight_sum == 0:
-        if total == 0:
-            return [0] * len(values)
-        raise InvalidAllocationError("Allocation weights sum to zero.")
-    sign = -1 if total < 0 else 1
-    magnitude = abs(total)
-    shares = [magnitude * v / weight_sum for v in values]
-    parts = [int(share) for share in shares]  # floor: shares are non-negative
-    leftover = magnitude - sum(parts)
-    by_remainder = sorted(
-        range(len(shares)), key=lambda i: (-(shares[i] - parts[i]), i)
-    )
-    for index in by_remainder[:leftover]:
-        parts[index] += 1
-    return [sign * part for part in parts]
-
 
 def allocate(total: moneyed.Money, weights: Sequence[Weight]) -> list[Money]:
     """Split ``total`` by ``weights`` (ratios, amounts or Money) so the parts sum exactly.
@@ -403,13 +419,26 @@ def allocate_evenly(total: moneyed.Money, parts: int) -> list[Money]:
 # --- formatting --------------------------------------------------------------------------
 
 
-def format_money(money: moneyed.Money, locale: str = "en_US") -> str:
+def format_money(
+    money: moneyed.Money, locale: str = "en_US", *, rounding: RoundingMode | str | None = None
+) -> str:
     """Format for people with the customer's locale via babel (CLDR data).
 
     ``format_money(Money("1234.5", "EUR"), locale="de_DE") == "1.234,50\xa0€"``.
-    Amounts are shown with the currency's digits; pass an already rounded amount.
+    Amounts are shown with the currency's minor-unit digits. An amount with more precision
+    (``USD 0.125``) raises :class:`InvalidAmountError` rather than being rounded silently;
+    pass ``rounding=`` to round it here, with that mode (a named rounding point).
     """
     amount = as_money(money)
+    if rounding is not None:
+        amount = round_money(amount, rounding)
+    elif amount.amount != quantize(amount.amount, amount.currency, RoundingMode.DOWN):
+        raise InvalidAmountError(
+            f"{amount.amount} {amount.code} has more precision than the currency's minor unit; "
+            "round it first or pass format_money(..., rounding=RoundingMode.HALF_UP).",
+            amount=str(amount.amount),
+            currency=amount.code,
+        )
     try:
         parsed = Locale.parse(locale)
     except (UnknownLocaleError, ValueError, TypeError) as exc:
@@ -452,6 +481,7 @@ __all__ = [
     "quantize",
     "round_minor",
     "round_money",
+    "rounding_mode",
     "sum_money",
     "to_minor_units",
     "validate_minor_units",

@@ -219,16 +219,21 @@ class WebhookInboxEntry(_Frozen):
 
 
 class DunningStatus(StrEnum):
+    PENDING = "pending"  # nothing failed yet: the first attempt is in flight or unsent
     ACTIVE = "active"  # retries scheduled or waiting for a new payment method
-    RECOVERED = "recovered"  # a later attempt paid the invoice
+    RECOVERED = "recovered"  # the invoice got paid while collection tracked it
     EXHAUSTED = "exhausted"  # the final action was applied
 
 
 class DunningState(_Frozen):
-    """Collection of one invoice: how many attempts failed and when to try next.
+    """Collection of one invoice: how many attempts failed and when to look again.
 
     ``id`` is the invoice id (one state per invoice). ``next_retry_at`` is ``None`` when no
-    automatic attempt is scheduled (recovered, exhausted).
+    automatic attempt is scheduled (recovered, exhausted). ``pending_payment_id`` names an
+    attempt collection waits on instead of failing it: unsent because the provider was
+    down (it is resumed with the same idempotency key), or still in flight at the provider
+    (``processing``, ``requires_capture``), resolved by its webhook or the next sync. A
+    state that only waits (no failure yet) is ``pending`` with ``attempts == 0``.
     """
 
     id: str = Field(min_length=1, description="The invoice id.")
@@ -244,6 +249,7 @@ class DunningState(_Frozen):
         default=None, description="The token that failed (a hard decline is not retried on it)."
     )
     retryable: bool = True
+    pending_payment_id: str | None = None
     updated_at: UtcDatetime
 
     @property

@@ -137,6 +137,7 @@ class SandboxGateway(SandboxCore):
             details = PaymentMethodDetails(
                 token=new_id("pm_sbx"),
                 gateway=self.name,
+                type=card.type,
                 brand=card.brand,
                 last4=card.last4,
                 exp_month=card.exp_month,
@@ -244,6 +245,26 @@ class SandboxGateway(SandboxCore):
                 next_action=None,
                 failure_code="payment_intent_authentication_failure",
                 failure_message="The customer failed 3-D Secure authentication.",
+            )
+        return payment.result
+
+    def complete_processing(
+        self, payment_id: str, *, succeed: bool = True, decline_code: str = "insufficient_funds"
+    ) -> PaymentResult:
+        """Play an async debit (``pm_debit_processing``) settling, or failing with
+        ``decline_code``, days later; emits ``payment.succeeded`` / ``payment.failed``."""
+        payment = self._payment(payment_id)
+        if payment.result.status is not PaymentStatus.PROCESSING:
+            raise self._bad_state(payment, "complete processing of")
+        if succeed:
+            self._succeed(payment, payment.result.amount)
+        else:
+            self._set(
+                payment,
+                status=PaymentStatus.FAILED,
+                decline_code=decline_code,
+                failure_code="payment_method_declined",
+                failure_message=f"The debit failed ({decline_code}).",
             )
         return payment.result
 
@@ -381,6 +402,9 @@ class SandboxGateway(SandboxCore):
                 failure_message=f"Your card was declined ({card.decline_code}).",
                 risk=risk,
             )
+            return
+        if card.processing:  # an async debit: the bank answers days later
+            self._set(payment, status=PaymentStatus.PROCESSING, next_action=None, risk=risk)
             return
         if payment.result.capture_method is CaptureMethod.MANUAL:
             self._set(

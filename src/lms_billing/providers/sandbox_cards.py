@@ -24,6 +24,9 @@ token                                               behaviour
 ``pm_card_riskLevelHighest``                        blocked: risk ``highest``, ``fraudulent``
 ``pm_card_captureFails``                            authorizes; capture fails (auth expired)
 ``pm_card_timeout``                                 raises ``ProviderUnavailableError``
+``pm_debit_processing``                             an async debit (SEPA, ACH): ``processing``
+                                                    until ``complete_processing`` settles or
+                                                    fails it
 ==================================================  =========================================
 
 Stripe's ``pm_card_visa_chargeDeclined...`` spellings are accepted as aliases.
@@ -49,12 +52,14 @@ class TestCard:
     brand: str
     last4: str
     country: str = "US"
+    type: str = "card"
     exp_month: int = 12
     exp_year: int = 2034
     decline_code: str | None = None
     requires_authentication: bool = False
     capture_fails: bool = False
     timeout: bool = False
+    processing: bool = False
     risk_level: RiskLevel = RiskLevel.NORMAL
     risk_score: int = 20
 
@@ -90,6 +95,9 @@ TEST_CARDS: dict[str, TestCard] = {
     ),
     "pm_card_captureFails": TestCard("visa", "0341", capture_fails=True),
     "pm_card_timeout": TestCard("visa", "0408", timeout=True),
+    "pm_debit_processing": TestCard(
+        "sepa_debit", "3000", country="DE", type="sepa_debit", processing=True
+    ),
 }
 
 # Stripe's alternative spellings.

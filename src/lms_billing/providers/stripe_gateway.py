@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 import stripe
 
+from lms_billing.clock import Clock, SystemClock
 from lms_billing.domain.customers import CustomerProfile
 from lms_billing.domain.payments import (
     BalanceTransaction,
@@ -48,6 +49,7 @@ from lms_billing.providers.stripe_mapping import (
     refund_from_stripe,
     setup_from_stripe,
 )
+from lms_billing.providers.webhook_signing import verify_signature_header
 
 T = TypeVar("T")
 
@@ -73,6 +75,7 @@ class StripeGateway:
     :param payment_method_types: sent with every PaymentIntent (default ``["card"]``).
     :param expand: what to expand on PaymentIntents (default :data:`PAYMENT_EXPAND`); pass
         ``()`` for servers that do not support nested expansion.
+    :param clock: "now" for the webhook tolerance window (pass the service's clock).
     """
 
     def __init__(
@@ -88,10 +91,12 @@ class StripeGateway:
         webhook_tolerance: timedelta = DEFAULT_WEBHOOK_TOLERANCE,
         payment_method_types: Sequence[str] = ("card",),
         expand: Sequence[str] = PAYMENT_EXPAND,
+        clock: Clock | None = None,
     ) -> None:
         self.name = name
         self._webhook_secret = webhook_secret
         self._tolerance = webhook_tolerance
+        self._clock = clock or SystemClock()
         self._payment_method_types = list(payment_method_types)
         self._expand = list(expand)
         self.client = stripe.StripeClient(
@@ -375,24 +380,33 @@ class StripeGateway:
     # --- webhooks --------------------------------------------------------------------------
 
     def parse_webhook(self, payload: bytes, headers: dict[str, str]) -> WebhookEvent:
-        """Verify ``Stripe-Signature`` (``t=...,v1=...``, HMAC-SHA256, tolerance window) with
-        Stripe's own verifier, then normalize the event.
+        """Verify ``Stripe-Signature`` with Stripe's scheme (``t=...,v1=...``: HMAC-SHA256
+        of ``"{t}.{raw body}"`` keyed by the endpoint secret; any ``v1`` may match while a
+        secret is rolled), then normalize the event.
 
-        :raises WebhookSignatureError: missing secret or header, bad signature, stale
-            timestamp.
+        The timestamp must lie within ``webhook_tolerance`` of the injected clock's now, in
+        the past (replays) *and* in the future (a forged or mis-dated delivery); Stripe's
+        own verifier only checks the past, against the wall clock.
+
+        :raises WebhookSignatureError: missing secret or header, bad signature, or a
+            timestamp outside the tolerance window.
         """
         if not self._webhook_secret:
             raise WebhookSignatureError("No Stripe webhook secret is configured.")
         try:
-            stripe.WebhookSignature.verify_header(
-                payload.decode("utf-8"),
+            verify_signature_header(
+                payload,
                 header(headers, SIGNATURE_HEADER),
                 self._webhook_secret,
-                int(self._tolerance.total_seconds()),
+                now=self._clock.now(),
+                tolerance=self._tolerance,
             )
-        except (stripe.SignatureVerificationError, UnicodeDecodeError) as exc:
-            raise WebhookSignatureError(str(exc), provider=self.name) from exc
-        event: dict[str, Any] = json.loads(payload)
+        except WebhookSignatureError as exc:
+            raise WebhookSignatureError(exc.message, provider=self.name, **exc.details) from exc
+        try:
+            event: dict[str, Any] = json.loads(payload)
+        except ValueError as exc:
+            raise WebhookSignatureError("The webhook body is not JSON.") from exc
         return event_from_stripe(event, self.name)
 
 

@@ -23,6 +23,7 @@ from lms_billing.services._payment_support import (
 )
 from lms_billing.services.dunning_collection import on_invoice_paid
 from lms_billing.services.payment_refunds import RefundFlow
+from lms_billing.storage.base import UnitOfWork
 
 
 class PaymentPipeline(RefundFlow):
@@ -103,6 +104,8 @@ class PaymentPipeline(RefundFlow):
             current = uow.payments.get(payment_id)
             updated = apply_result(current, result, now)
             uow.payments.update(updated)
+            if updated.status is not current.status and not updated.collecting:
+                _wake_collection(uow, updated, now)
             uow.commit()
         publish(self._ctx, self._status_events(current, updated, now))
         return updated
@@ -184,6 +187,14 @@ class PaymentPipeline(RefundFlow):
         if method is None or method.brand is None or method.last4 is None:
             return payment.gateway
         return f"{method.brand.title()} \u2022\u2022\u2022\u2022 {method.last4}"
+
+
+def _wake_collection(uow: UnitOfWork, payment: Payment, now: datetime) -> None:
+    """A renewal attempt collection was waiting on has ended (its webhook said so): make
+    the invoice due now, so the next ``collect_due`` pass judges it without waiting."""
+    state = uow.dunning.get_or_none(payment.invoice_id)
+    if state is not None and state.pending_payment_id == payment.id:
+        uow.dunning.update(state.model_copy(update={"next_retry_at": now, "updated_at": now}))
 
 
 __all__ = ["PaymentPipeline"]

@@ -49,6 +49,11 @@ class PaymentSettings:
     :param fraud_history: how far back velocity and decline rules look.
     :param expiring_card_months: ``check_expiring_payment_methods`` warns about cards that
         expire this month or within this many more months.
+    :param collection_retry_delay: after a provider outage, how long ``collect_due`` waits
+        before it resumes the same attempt (same idempotency key, so at most one charge).
+    :param pending_check_interval: how often ``collect_due`` re-reads a renewal payment
+        that is still in flight at the provider (``processing``, ``requires_capture``) when
+        no webhook has resolved it.
     """
 
     dunning: DunningPolicy = field(default_factory=DunningPolicy)
@@ -57,6 +62,8 @@ class PaymentSettings:
     fraud_rules: Sequence[FraudRule] = ()
     fraud_history: timedelta = timedelta(hours=24)
     expiring_card_months: int = 1
+    collection_retry_delay: timedelta = timedelta(minutes=15)
+    pending_check_interval: timedelta = timedelta(hours=1)
 
 
 def event(type: str, at: datetime, customer_id: str | None, **data: object) -> Event:

@@ -20,15 +20,22 @@ Events for notifications: ``invoice.payment_failed``, ``invoice.payment_action_r
 ``customer.subscription.past_due``, ``customer.subscription.unpaid`` /
 ``customer.subscription.canceled``, ``subscription.dunning_<final>`` and
 ``invoice.payment_recovered``.
+
+Only a *failure* is a failure. An attempt the provider could not take (timeout, 5xx) is
+resumed on a later pass with the same idempotency key (``deferred``), and one still in
+flight at the provider (``processing`` for SEPA or ACH debits, ``requires_capture``) is
+waited on (``pending``): its webhook, or a re-read on a later pass, resolves it. Neither
+moves the subscription or announces a failed payment. Each pass handles every invoice on
+its own: one that cannot be handled is reported in ``errors`` and the pass goes on.
 """
 
 from __future__ import annotations
 
 import threading
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from lms_billing.clock import ensure_aware
 from lms_billing.domain.dunning import DunningAction, next_dunning_step
@@ -43,7 +50,7 @@ from lms_billing.domain.subscriptions import (
     can_transition,
     transition,
 )
-from lms_billing.errors import PaymentBlockedError, ProviderError
+from lms_billing.errors import BillingError, ConflictError, PaymentBlockedError, ProviderError
 from lms_billing.services._payment_support import event, publish
 from lms_billing.services.collection import CollectionOutcome, CollectionResult
 from lms_billing.storage.base import MAX_LIST_LIMIT, UnitOfWork
@@ -85,7 +92,13 @@ class GatewayCollector:
 
 
 class CollectionRunResult(BaseModel):
-    """What one :func:`collect_due` pass did."""
+    """What one :func:`collect_due` pass did.
+
+    ``attempted`` counts the invoices worked on (charged, resumed or re-read); ``pending``
+    those still in flight at the provider, ``deferred`` those the provider could not take
+    now (made again on a later pass). ``errors`` maps an invoice id to the error code that
+    stopped its handling (the pass went on with the others).
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -93,11 +106,29 @@ class CollectionRunResult(BaseModel):
     paid: int = 0
     failed: int = 0
     exhausted: int = 0
+    pending: int = 0
     deferred: int = 0
+    errors: dict[str, str] = Field(default_factory=dict)
+
+
+def collection_key(invoice_id: str, attempt: int) -> str:
+    """The idempotency key of collection attempt ``attempt`` (1-based) of an invoice."""
+    return f"collect:{invoice_id}:{attempt}"
+
+
+def _ours_only(uow: UnitOfWork, invoice: Invoice) -> bool:
+    """True when every payment of ``invoice`` is a collection attempt (or there is none):
+    an attempt recorded before a crash is resumed; one made by the customer is not ours."""
+    prefix = collection_key(invoice.id, 0)[:-1]
+    return all(
+        payment.idempotency_key.startswith(prefix)
+        for payment in uow.payments.list(invoice_id=invoice.id, limit=MAX_LIST_LIMIT)
+    )
 
 
 def _invoices_to_start(uow: UnitOfWork, queued: list[str]) -> list[Invoice]:
-    """Open subscription invoices with no dunning state and no payment attempt yet."""
+    """Open subscription invoices that collection has not started (no dunning state), and
+    no one else tried to pay: not attempted yet, or attempted by a pass that crashed."""
     candidates: list[Invoice] = []
     for invoice_id in queued:
         invoice = uow.invoices.get_or_none(invoice_id)
@@ -123,7 +154,7 @@ def _invoices_to_start(uow: UnitOfWork, queued: list[str]) -> list[Invoice]:
             and invoice.subscription_id is not None
             and invoice.amount_remaining > 0
             and uow.dunning.get_or_none(invoice.id) is None
-            and not uow.payments.list(invoice_id=invoice.id, limit=1)
+            and _ours_only(uow, invoice)
         ):
             found.append(invoice)
     return found
@@ -135,11 +166,13 @@ def collect_due(
     *,
     collector: GatewayCollector | None = None,
 ) -> CollectionRunResult:
-    """Charge open subscription invoices not attempted yet and the retries due at ``at``.
+    """Charge open subscription invoices not attempted yet, the retries due at ``at``, and
+    look again at attempts that were deferred or in flight.
 
     Each attempt is :meth:`PaymentService.pay_invoice` off session with the subscription's
     (or else the customer's) default saved payment method and an idempotency key per invoice
-    and attempt, so two workers running the same pass charge once.
+    and attempt (:func:`collection_key`), so two workers running the same pass charge once
+    and a resumed attempt never charges twice.
     """
     ctx = service._ctx
     moment = ensure_aware(at if at is not None else ctx.clock.now(), name="at")
@@ -147,18 +180,26 @@ def collect_due(
     with ctx.storage.unit_of_work() as uow:
         fresh = _invoices_to_start(uow, queued)
         retries = uow.dunning.due(moment, MAX_LIST_LIMIT)
-    counts = {"attempted": 0, "paid": 0, "failed": 0, "exhausted": 0, "deferred": 0}
-    work = [(invoice.id, 1) for invoice in fresh] + [(s.id, s.attempts + 1) for s in retries]
-    for invoice_id, attempt in work:
-        outcome = _attempt(service, invoice_id, attempt, moment)
+    counts = {"attempted": 0, "paid": 0, "failed": 0, "exhausted": 0, "pending": 0, "deferred": 0}
+    errors: dict[str, str] = {}
+    work = list(dict.fromkeys([invoice.id for invoice in fresh] + [s.id for s in retries]))
+    for invoice_id in work:
+        try:
+            outcome = _attempt(service, invoice_id, moment)
+        except BillingError as exc:
+            # One invoice that cannot be handled (verification failed, a plugin's bad
+            # answer ...) never stops the others; it is reported and looked at again.
+            errors[invoice_id] = exc.code
+            continue
         counts[outcome] += 1
         if outcome != "deferred":
             counts["attempted"] += 1
-    return CollectionRunResult(**counts)
+    return CollectionRunResult(**counts, errors=errors)
 
 
-def _attempt(service: PaymentService, invoice_id: str, attempt: int, at: datetime) -> str:
-    """One collection attempt; returns ``paid``, ``failed``, ``exhausted`` or ``deferred``."""
+def _attempt(service: PaymentService, invoice_id: str, at: datetime) -> str:
+    """Work on one invoice; returns ``paid``, ``failed``, ``exhausted``, ``pending`` or
+    ``deferred``."""
     ctx = service._ctx
     with ctx.storage.unit_of_work() as uow:
         invoice = uow.invoices.get(invoice_id)
@@ -174,6 +215,27 @@ def _attempt(service: PaymentService, invoice_id: str, attempt: int, at: datetim
             if invoice.subscription_id is None
             else uow.subscriptions.get_or_none(invoice.subscription_id)
         )
+        key = collection_key(invoice.id, (0 if state is None else state.attempts) + 1)
+        ours = uow.payments.get_by_idempotency_key(key)
+        waited = (
+            None
+            if state is None or state.pending_payment_id is None
+            else uow.payments.get_or_none(state.pending_payment_id)
+        )
+    if waited is not None and (ours is None or waited.id != ours.id):
+        # Someone else's attempt (the customer paying on session) held the invoice.
+        try:
+            waited = _follow(service, waited)
+        except ProviderError as exc:
+            if not exc.retryable:
+                raise
+            return _wait(service, invoice, waited, at, service.settings.collection_retry_delay)
+        if waited.status is PaymentStatus.SUCCEEDED:
+            return "paid"
+        if waited.collecting:
+            return _wait(service, invoice, waited, at, service.settings.pending_check_interval)
+    if ours is not None:
+        return _resume(service, invoice, ours, at)
     wanted = None if record is None else record.subscription.default_payment_method
     chosen = next((m for m in methods if wanted is not None and wanted in (m.id, m.token)), None)
     chosen = chosen or next((m for m in methods if m.is_default), None)
@@ -189,7 +251,7 @@ def _attempt(service: PaymentService, invoice_id: str, attempt: int, at: datetim
     try:
         payment = service.pay_invoice(
             invoice.id,
-            idempotency_key=f"collect:{invoice.id}:{attempt}",
+            idempotency_key=key,
             gateway=chosen.gateway,
             payment_method=chosen.token,
             off_session=True,
@@ -197,15 +259,112 @@ def _attempt(service: PaymentService, invoice_id: str, attempt: int, at: datetim
     except PaymentBlockedError:
         return _register_failure(service, invoice, "blocked_by_fraud_rules", None, at)
     except ProviderError as exc:
-        if exc.retryable:
-            return "deferred"  # the provider is down: the next pass makes the same attempt
+        return _provider_failed(service, invoice, key, exc, at)
+    except ConflictError:
+        # Another payment collects the invoice (the customer paying on session, a pass in
+        # another worker): wait for it instead of charging a second time.
+        holder = _collecting_payment(service, invoice.id)
+        if holder is None:
+            raise
+        return _wait(service, invoice, holder, at, service.settings.pending_check_interval)
+    return _resolve(service, invoice, payment, at)
+
+
+def _resume(service: PaymentService, invoice: Invoice, payment: Payment, at: datetime) -> str:
+    """Carry on with an attempt recorded earlier: resend it, re-read it, or judge it."""
+    try:
+        payment = _follow(service, payment)
+    except PaymentBlockedError:
+        return _register_failure(service, invoice, "blocked_by_fraud_rules", None, at)
+    except ProviderError as exc:
+        return _provider_failed(service, invoice, payment.idempotency_key, exc, at)
+    return _resolve(service, invoice, payment, at)
+
+
+def _follow(service: PaymentService, payment: Payment) -> Payment:
+    """An attempt brought up to date: an unsent one is sent (same gateway idempotency key),
+    one in flight is re-read from its gateway, a success is settled."""
+    if (
+        payment.gateway_payment_id is None
+        and payment.status is PaymentStatus.REQUIRES_CONFIRMATION
+        and not payment.blocked
+    ):
+        return service._drive(payment)
+    if payment.collecting and payment.gateway_payment_id is not None:
+        return service.sync_payment(payment.id)
+    if payment.status is PaymentStatus.SUCCEEDED and payment.receipt_id is None:
+        return service._drive(payment)
+    return payment
+
+
+def _provider_failed(
+    service: PaymentService, invoice: Invoice, key: str, exc: ProviderError, at: datetime
+) -> str:
+    """The provider failed the attempt: wait and resume it if that may help, else fail."""
+    if not exc.retryable:
+        # The attempt was recorded as failed (a request the provider will never accept).
         return _register_failure(service, invoice, exc.provider_code or exc.code, None, at)
+    with service._ctx.storage.unit_of_work() as uow:
+        unsent = uow.payments.get_by_idempotency_key(key)
+    if unsent is None:  # pragma: no cover - pay_invoice records the attempt before sending
+        raise exc
+    # The provider is down: the same attempt (same key) is made again after the delay.
+    _wait(service, invoice, unsent, at, service.settings.collection_retry_delay)
+    return "deferred"
+
+
+def _collecting_payment(service: PaymentService, invoice_id: str) -> Payment | None:
+    with service._ctx.storage.unit_of_work() as uow:
+        payments = uow.payments.list(invoice_id=invoice_id, limit=MAX_LIST_LIMIT)
+    return next((p for p in payments if p.collecting), None)
+
+
+def _resolve(service: PaymentService, invoice: Invoice, payment: Payment, at: datetime) -> str:
+    """Judge an attempt the gateway answered: paid, still in flight, or failed."""
     if payment.status is PaymentStatus.SUCCEEDED:
         return "paid"  # the invoice is paid and dunning ended (see on_invoice_paid)
+    if payment.collecting:
+        # processing / requires_capture: not a failure; its webhook or a re-read decides.
+        return _wait(service, invoice, payment, at, service.settings.pending_check_interval)
     decline = payment.decline_code or payment.failure_code
     if payment.status is PaymentStatus.REQUIRES_ACTION:
         decline = "authentication_required"  # cannot succeed off session
+    elif payment.status is PaymentStatus.CANCELED:
+        decline = decline or "payment_canceled"
     return _register_failure(service, invoice, decline, payment, at)
+
+
+def _wait(
+    service: PaymentService, invoice: Invoice, payment: Payment, at: datetime, delay: timedelta
+) -> str:
+    """Note that collection waits on ``payment`` and looks again after ``delay``; nothing
+    failed, so the subscription does not move and no failure is announced."""
+    with service._ctx.storage.unit_of_work() as uow:
+        state = uow.dunning.get_or_none(invoice.id)
+        if state is None:
+            uow.dunning.add(
+                DunningState(
+                    id=invoice.id,
+                    customer_id=invoice.customer_id,
+                    subscription_id=invoice.subscription_id,
+                    status=DunningStatus.PENDING,
+                    next_retry_at=at + delay,
+                    pending_payment_id=payment.id,
+                    updated_at=at,
+                )
+            )
+        else:
+            uow.dunning.update(
+                state.model_copy(
+                    update={
+                        "pending_payment_id": payment.id,
+                        "next_retry_at": at + delay,
+                        "updated_at": at,
+                    }
+                )
+            )
+        uow.commit()
+    return "pending"
 
 
 def _register_failure(
@@ -242,6 +401,7 @@ def _register_failure(
             last_payment_id=None if payment is None else payment.id,
             last_payment_method=None if payment is None else payment.payment_method,
             retryable=step.action is DunningAction.RETRY,
+            pending_payment_id=None,
             updated_at=at,
         )
         if state is None:
@@ -296,18 +456,24 @@ def on_invoice_paid(uow: UnitOfWork, invoice: Invoice, at: datetime) -> list[Eve
     if state is not None and state.status is not DunningStatus.RECOVERED:
         uow.dunning.update(
             state.model_copy(
-                update={"status": DunningStatus.RECOVERED, "next_retry_at": None, "updated_at": at}
+                update={
+                    "status": DunningStatus.RECOVERED,
+                    "next_retry_at": None,
+                    "pending_payment_id": None,
+                    "updated_at": at,
+                }
             )
         )
-        events.append(
-            event(
-                "invoice.payment_recovered",
-                at,
-                invoice.customer_id,
-                invoice_id=invoice.id,
-                attempts=state.attempts,
+        if state.attempts > 0:  # a state that only waited on an attempt recovered nothing
+            events.append(
+                event(
+                    "invoice.payment_recovered",
+                    at,
+                    invoice.customer_id,
+                    invoice_id=invoice.id,
+                    attempts=state.attempts,
+                )
             )
-        )
     if invoice.subscription_id is None:
         return events
     record = uow.subscriptions.get_or_none(invoice.subscription_id)
@@ -341,5 +507,6 @@ __all__ = [
     "CollectionRunResult",
     "GatewayCollector",
     "collect_due",
+    "collection_key",
     "on_invoice_paid",
 ]

@@ -87,7 +87,7 @@ class WebhookInboxRepository(Repository[WebhookInboxEntry], Protocol):
 
 class DunningRepository(Repository[DunningState], Protocol):
     def due(self, at: datetime, limit: int) -> builtins.list[DunningState]:
-        """Active states with ``next_retry_at <= at``, earliest first."""
+        """Pending and active states with ``next_retry_at <= at``, earliest first."""
         ...
 
 

@@ -48,6 +48,9 @@ if TYPE_CHECKING:
 
 M = TypeVar("M", bound=BaseModel)
 
+# Collection looks again at waiting (pending) and failing (active) invoices.
+_DUE_STATUSES = frozenset({DunningStatus.PENDING.value, DunningStatus.ACTIVE.value})
+
 
 class _Repo(_MemoryRepository[M]):
     def __init__(self, uow: MemoryUnitOfWork, spec: EntitySpec[M]) -> None:
@@ -107,7 +110,7 @@ class MemoryDunningRepository(_Repo[DunningState]):
         due = sorted(
             (row.columns["next_retry_at"], entity_id)
             for entity_id, row in view.items()
-            if row.columns["status"] == DunningStatus.ACTIVE.value
+            if row.columns["status"] in _DUE_STATUSES
             and row.columns["next_retry_at"] is not None
             and row.columns["next_retry_at"] <= moment
         )[:limit]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs
@@ -14,6 +15,7 @@ import requests
 import responses
 import stripe
 
+from lms_billing.clock import TestClock
 from lms_billing.domain.customers import CustomerProfile
 from lms_billing.domain.payment_rules import raise_for_outcome
 from lms_billing.domain.payments import (
@@ -501,3 +503,21 @@ def test_several_signatures_during_secret_rotation(gateway: StripeGateway) -> No
     new = _sign(payload, timestamp=t)["Stripe-Signature"].split(",")[1]
     headers = {"stripe-signature": f"t={t},{old},{new}"}
     assert gateway.parse_webhook(payload, headers).type is WebhookEventType.PAYMENT_SUCCEEDED
+
+
+def test_webhook_window_follows_the_injected_clock_both_ways() -> None:
+    clock = TestClock(datetime(2031, 3, 1, 12, 0, tzinfo=UTC))  # years from the wall clock
+    gateway = StripeGateway("sk_test_unit", webhook_secret=SECRET, clock=clock)
+    payload = _payload("payment_intent.succeeded", p.PAYMENT_INTENT_SUCCEEDED)
+    now = int(clock.now().timestamp())
+    # Signed by the Stripe SDK's own helper, the way Stripe signs deliveries.
+    signed = stripe.WebhookSignature.generate_signature_header(
+        payload.decode(), SECRET, timestamp=now - 299
+    )
+    event = gateway.parse_webhook(payload, {"Stripe-Signature": signed})
+    assert event.type is WebhookEventType.PAYMENT_SUCCEEDED
+    for skew in (-301, 301):  # a replay, and a delivery dated in the future
+        with pytest.raises(WebhookSignatureError, match="tolerance"):
+            gateway.parse_webhook(payload, _sign(payload, timestamp=now + skew))
+    with pytest.raises(WebhookSignatureError):  # wall-clock time is outside this window
+        gateway.parse_webhook(payload, _sign(payload))

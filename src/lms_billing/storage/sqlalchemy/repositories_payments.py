@@ -92,7 +92,7 @@ class SqlDunningRepository(_Repo[DunningState]):
         query = (
             self._select()
             .where(
-                table.c.status == DunningStatus.ACTIVE.value,
+                table.c.status.in_([DunningStatus.PENDING.value, DunningStatus.ACTIVE.value]),
                 table.c.next_retry_at <= utc(at),
             )
             .order_by(table.c.next_retry_at, table.c.id)

@@ -1,9 +1,20 @@
-"""Shared builders for the payment integration tests (imported by module name)."""
+"""What the end-to-end tests share: a shop (a Billing with a learner, a course and a
+membership on a test clock), an event log plugin, a sandbox with scripted outages, and the
+helpers that play Stripe and PayPal at the HTTP boundary (`responses` mocks with payloads
+shaped like their API references, webhooks signed or verified the way they do it).
+
+Fixtures built from these live in ``conftest.py`` beside this module.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
+import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from lms_billing import Billing, TestClock
@@ -11,13 +22,25 @@ from lms_billing.domain.catalog import Price
 from lms_billing.domain.customers import Customer
 from lms_billing.domain.events import Event
 from lms_billing.domain.invoices import Invoice
+from lms_billing.domain.payments import PaymentRequest, PaymentResult
+from lms_billing.errors import ProviderUnavailableError
 from lms_billing.hookspecs import hookimpl
 from lms_billing.ports import PaymentGateway
+from lms_billing.providers.paypal_gateway import transmission_time
 from lms_billing.providers.plugin import gateway_plugin
 from lms_billing.providers.sandbox import SandboxGateway
 from lms_billing.storage.base import MAX_LIST_LIMIT
 
+# The provider payloads shared with the gateway unit tests (Stripe's and PayPal's shapes).
+sys.path.insert(0, str(Path(__file__).parents[1] / "unit" / "payments"))
+import paypal_payloads as pp
+import stripe_payloads as sp
+
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+STRIPE = "https://api.stripe.com"
+PAYPAL = "https://api-m.sandbox.paypal.com"
+STRIPE_SECRET = "whsec_test_secret"
+PAYPAL_WEBHOOK_ID = "1JE4291016473214C"
 
 
 class EventLog:
@@ -97,6 +120,33 @@ class Shop:
             }
 
 
+class FlakySandbox(SandboxGateway):
+    """The sandbox with scripted provider outages on ``create_payment``.
+
+    ``fail_next(n)`` makes the next ``n`` calls time out *before* the sandbox charged;
+    ``fail_next(n, after_charge=True)`` lets the sandbox charge and then loses the response
+    (the worst case: the money moved, the caller saw a timeout). ``create_calls`` counts
+    every call that reached it.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.create_calls = 0
+        self._outages: list[bool] = []
+
+    def fail_next(self, count: int = 1, *, after_charge: bool = False) -> None:
+        self._outages.extend([after_charge] * count)
+
+    def create_payment(self, request: PaymentRequest) -> PaymentResult:
+        self.create_calls += 1
+        if not self._outages:
+            return super().create_payment(request)
+        if self._outages.pop(0):
+            super().create_payment(request)
+            raise ProviderUnavailableError("Read timed out.", provider=self.name)
+        raise ProviderUnavailableError("Connection reset by peer.", provider=self.name)
+
+
 def make_shop(
     storage_url: str,
     *,
@@ -108,7 +158,7 @@ def make_shop(
     """A Billing with the sandbox on a test clock (plus ``gateways``), a learner and prices."""
     clock = clock or TestClock(NOW)
     log = log or EventLog()
-    sandbox = SandboxGateway(clock=clock)
+    sandbox = FlakySandbox(clock=clock)
     billing = Billing(
         storage_url,
         clock=clock,
@@ -139,7 +189,63 @@ def make_shop(
     return Shop(billing, clock, log, customer, course, monthly)
 
 
-def sandbox_of(shop: Shop) -> SandboxGateway:
+def sandbox_of(shop: Shop) -> FlakySandbox:
     gateway = shop.billing.plugins.payment_gateway("sandbox")
-    assert isinstance(gateway, SandboxGateway)
+    assert isinstance(gateway, FlakySandbox)
     return gateway
+
+
+def invoice_in(shop: Shop, currency: str, amount: int) -> Invoice:
+    """An open invoice for one course priced ``amount`` minor units of ``currency``."""
+    billing = shop.billing
+    product = billing.catalog.create_product(name="Bootcamp", idempotency_key=shop.key("prod"))
+    price = billing.catalog.create_price(
+        product_id=product.id, currency=currency, unit_amount=amount, idempotency_key=shop.key()
+    )
+    draft = billing.invoices.create_draft(shop.customer.id, currency, idempotency_key=shop.key())
+    billing.invoices.add_price_line(draft.id, price.id, idempotency_key=shop.key())
+    return billing.invoices.finalize(draft.id, idempotency_key=shop.key())
+
+
+# --- Stripe and PayPal at the HTTP boundary ------------------------------------------------
+
+
+def stripe_signed(event: dict[str, Any], at: datetime) -> tuple[bytes, dict[str, str]]:
+    """A webhook body and ``Stripe-Signature`` header signed the way Stripe signs them:
+    ``t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">`` with the endpoint secret."""
+    payload = json.dumps(event).encode()
+    stamp = int(at.timestamp())
+    digest = hmac.new(STRIPE_SECRET.encode(), f"{stamp}.".encode() + payload, hashlib.sha256)
+    return payload, {"Stripe-Signature": f"t={stamp},v1={digest.hexdigest()}"}
+
+
+def paypal_delivery(event: dict[str, Any], at: datetime) -> tuple[bytes, dict[str, str]]:
+    """A PayPal webhook delivery: the body and the five ``PAYPAL-*`` headers (PayPal signs
+    with its certificates, so the gateway asks PayPal to verify; mock that call)."""
+    headers = {
+        "PAYPAL-AUTH-ALGO": "SHA256withRSA",
+        "PAYPAL-CERT-URL": "https://api.sandbox.paypal.com/v1/notifications/certs/CERT-360caa42",
+        "PAYPAL-TRANSMISSION-ID": f"69cd13f0-{event['id'][-12:]}",
+        "PAYPAL-TRANSMISSION-SIG": "lmI95Jx3Y9nhR5SJWlHVIWpg4AgFk7n9bCHSRxbrd8A9zrhdu2rMyFrmz",
+        "PAYPAL-TRANSMISSION-TIME": transmission_time(at),
+    }
+    return json.dumps(event).encode(), headers
+
+
+__all__ = [
+    "NOW",
+    "PAYPAL",
+    "PAYPAL_WEBHOOK_ID",
+    "STRIPE",
+    "STRIPE_SECRET",
+    "EventLog",
+    "FlakySandbox",
+    "Shop",
+    "invoice_in",
+    "make_shop",
+    "paypal_delivery",
+    "pp",
+    "sandbox_of",
+    "sp",
+    "stripe_signed",
+]

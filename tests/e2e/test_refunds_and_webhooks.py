@@ -4,10 +4,8 @@ streams that change nothing twice; card data refused everywhere it could enter."
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
-from payments_support import Shop, make_shop, sandbox_of
 
 from lms_billing.domain.invoices import InvoiceStatus
 from lms_billing.domain.payment_records import Payment
@@ -19,14 +17,9 @@ from lms_billing.errors import (
     WebhookSignatureError,
 )
 
+from .support import Shop, sandbox_of
+
 PAN = "4242 4242 4242 4242"
-
-
-@pytest.fixture
-def shop(storage_url: str) -> Iterator[Shop]:
-    opened = make_shop(storage_url)
-    yield opened
-    opened.billing.close()
 
 
 def paid_course(shop: Shop, key: str = "buy") -> Payment:

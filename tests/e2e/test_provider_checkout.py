@@ -6,75 +6,24 @@ a Stripe decline; a Stripe webhook that pays after verification; a Stripe refund
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
-import sys
-import time
-from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-import pytest
 import responses
-from payments_support import Shop, make_shop
 
-from lms_billing.domain.invoices import Invoice, InvoiceStatus
+from lms_billing.domain.invoices import InvoiceStatus
 from lms_billing.domain.payments import PaymentStatus, RefundStatus, RiskLevel
-from lms_billing.providers.paypal_gateway import PayPalGateway
-from lms_billing.providers.stripe_gateway import StripeGateway
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "unit" / "payments"))
-import paypal_payloads as pp
-import stripe_payloads as sp
+from .support import PAYPAL, STRIPE, Shop, invoice_in, pp, sp, stripe_signed
 
-STRIPE = "https://api.stripe.com"
-PAYPAL = "https://api-m.sandbox.paypal.com"
-SECRET = "whsec_test_secret"
 INTENT_URL = f"{STRIPE}/v1/payment_intents/{sp.PAYMENT_INTENT_SUCCEEDED['id']}"
 ORDER_URL = f"{PAYPAL}/v2/checkout/orders/{pp.ORDER_ID}"
-
-
-@pytest.fixture
-def shop(storage_url: str) -> Iterator[Shop]:
-    stripe_gateway = StripeGateway("sk_test_e2e", webhook_secret=SECRET, max_network_retries=0)
-    paypal_gateway = PayPalGateway("client-id", "client-secret", webhook_id="1JE4291016473214C")
-    opened = make_shop(storage_url, gateways=(stripe_gateway, paypal_gateway))
-    yield opened
-    opened.billing.close()
-
-
-@pytest.fixture
-def mock() -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock(assert_all_requests_are_fired=True) as rsps:
-        yield rsps
-
-
-def invoice_in(shop: Shop, currency: str, amount: int) -> Invoice:
-    """An open invoice for one course priced ``amount`` minor units of ``currency``."""
-    billing = shop.billing
-    product = billing.catalog.create_product(name="Bootcamp", idempotency_key=shop.key("prod"))
-    price = billing.catalog.create_price(
-        product_id=product.id, currency=currency, unit_amount=amount, idempotency_key=shop.key()
-    )
-    draft = billing.invoices.create_draft(shop.customer.id, currency, idempotency_key=shop.key())
-    billing.invoices.add_price_line(draft.id, price.id, idempotency_key=shop.key())
-    return billing.invoices.finalize(draft.id, idempotency_key=shop.key())
 
 
 def form(call: Any) -> dict[str, list[str]]:
     body = call.request.body
     return parse_qs(body if isinstance(body, str) else body.decode())
-
-
-def stripe_signed(event: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
-    """A webhook body and header signed the way Stripe signs them."""
-    payload = json.dumps(event).encode()
-    stamp = int(time.time())
-    digest = hmac.new(SECRET.encode(), f"{stamp}.".encode() + payload, hashlib.sha256)
-    return payload, {"Stripe-Signature": f"t={stamp},v1={digest.hexdigest()}"}
 
 
 # --- Stripe --------------------------------------------------------------------------------
@@ -137,7 +86,7 @@ def test_stripe_three_d_secure_then_a_verified_webhook_pays(
     # The customer authenticated in Stripe.js; Stripe reports it by webhook.
     mock.get(INTENT_URL, json=sp.PAYMENT_INTENT_SUCCEEDED)
     event = sp.event("payment_intent.succeeded", sp.PAYMENT_INTENT_SUCCEEDED)
-    payload, headers = stripe_signed(event)
+    payload, headers = stripe_signed(event, shop.clock.now())
     outcome = shop.billing.payments.handle_webhook("stripe", payload, headers)
     assert (outcome.action, outcome.payment_id) == ("payment_synced", started.id)
     assert shop.invoice(invoice.id).status is InvoiceStatus.PAID
@@ -146,7 +95,12 @@ def test_stripe_three_d_secure_then_a_verified_webhook_pays(
     late = sp.event(
         "payment_intent.processing", sp.intent(status="processing"), event_id="evt_late"
     )
-    assert shop.billing.payments.handle_webhook("stripe", *stripe_signed(late)).action == "stale"
+    assert (
+        shop.billing.payments.handle_webhook(
+            "stripe", *stripe_signed(late, shop.clock.now())
+        ).action
+        == "stale"
+    )
     assert shop.billing.payments.get(started.id).status is PaymentStatus.SUCCEEDED
     # confirm_payment after the webhook only syncs.
     confirmed = shop.billing.payments.confirm_payment(started.id, idempotency_key="c")

@@ -5,12 +5,10 @@ invoice is paid only after verification, a receipt is issued and settlement is r
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from payments_support import NOW, EventLog, Shop, make_shop, sandbox_of
 
 from lms_billing import TestClock
 from lms_billing.domain.fraud import AmountThresholdRule, FraudOutcome
@@ -26,12 +24,7 @@ from lms_billing.errors import (
 )
 from lms_billing.providers.sandbox import SandboxGateway
 
-
-@pytest.fixture
-def shop(storage_url: str) -> Iterator[Shop]:
-    opened = make_shop(storage_url)
-    yield opened
-    opened.billing.close()
+from .support import NOW, EventLog, Shop, make_shop, sandbox_of
 
 
 def test_learner_buys_a_course_with_a_saved_card(shop: Shop) -> None:

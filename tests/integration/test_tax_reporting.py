@@ -6,6 +6,7 @@ import csv
 import io
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -27,9 +28,14 @@ DE_BUSINESS = {
 
 
 @pytest.fixture
-def billing(storage_url: str) -> Iterator[Billing]:
+def clock() -> TestClock:
+    return TestClock(FEB)
+
+
+@pytest.fixture
+def billing(storage_url: str, clock: TestClock) -> Iterator[Billing]:
     with Billing(
-        storage_url, settings=TAX_DEMO_SETTINGS, clock=TestClock(FEB), load_entrypoints=False
+        storage_url, settings=TAX_DEMO_SETTINGS, clock=clock, load_entrypoints=False
     ) as opened:
         yield opened
 
@@ -72,6 +78,41 @@ def test_quarterly_report_nets_credit_notes_and_skips_voided_invoices(billing: B
     assert germany.reverse_charged_sales == 10000 and germany.tax_collected == 0
     # Outside the period: nothing.
     assert billing.tax_reports.report(date(2026, 4, 1), date(2026, 6, 30)) == ()
+
+
+def test_rows_carry_the_scheme_and_eur_columns(billing: Billing) -> None:
+    fr = billing.customers.create(FR_LEARNER, idempotency_key="c-fr")
+    de = billing.customers.create(DE_BUSINESS, idempotency_key="c-de")
+    _invoice(billing, "i1", fr.id, 10000, FR_EVIDENCE)
+    _invoice(billing, "i2", de.id, 10000)
+    rows = billing.tax_reports.report(date(2026, 1, 1), date(2026, 3, 31))
+    # The Irish seller of the demo settings is registered for OSS.
+    assert [(r.scheme, r.jurisdiction, r.rate_type, r.eur_conversion) for r in rows] == [
+        ("oss", "FR", "standard", "native"),
+        ("reverse_charge", "DE", "zero", "native"),
+    ]
+    assert rows[0].eur_tax_collected == Decimal("20.00")
+
+
+def test_a_credit_note_for_last_quarter_is_a_correction_of_that_quarter(
+    billing: Billing, clock: TestClock
+) -> None:
+    fr = billing.customers.create(FR_LEARNER, idempotency_key="c-fr")
+    credited = _invoice(billing, "i1", fr.id, 20000, FR_EVIDENCE)  # 2026-02-10, Q1
+    clock.set(datetime(2026, 4, 20, 9, 0, tzinfo=UTC))
+    _invoice(billing, "i2", fr.id, 10000, FR_EVIDENCE)  # Q2
+    line = billing.invoices.get_invoice(credited).lines[0]
+    billing.invoices.create_credit_note(
+        credited, lines=[{"invoice_line_id": line.id, "amount": 5000}], idempotency_key="cn"
+    )
+    rows = billing.tax_reports.report(date(2026, 4, 1), date(2026, 6, 30))
+    assert [
+        (r.period, r.corrects_period, r.jurisdiction, r.taxable_sales, r.tax_collected)
+        for r in rows
+    ] == [
+        ("2026-Q2", None, "FR", 10000, 2000),
+        ("2026-Q2", "2026-Q1", "FR", -5000, -1000),  # OSS: corrects Q1 in the Q2 return
+    ]
 
 
 def test_exemption_certificates_recorded_on_the_customer_zero_the_tax(billing: Billing) -> None:

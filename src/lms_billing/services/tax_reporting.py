@@ -5,6 +5,11 @@ finalized, credit notes on the day they were issued, both in the seller's time z
 (``settings.timezone``). Voided invoices never count: voiding says the invoice should not have
 been issued, so it carries no tax (correct an issued sale with a credit note instead). Lines
 with negative amounts (proration credits) reduce the totals exactly as credit notes do.
+
+A credit note for an invoice finalized in an earlier period is reported as a correction of that
+period (its own rows, ``corrects_period``). Rows are classified by scheme (OSS, domestic ...)
+with the seller's tax profile from ``settings.seller``; EUR columns need an
+:class:`~lms_billing.tax.report.EurRateSource` (e.g. ``FxEurRates(billing_fx_sources)``).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from lms_billing.errors import ValidationError
 from lms_billing.services._context import ServiceContext
 from lms_billing.storage.base import MAX_LIST_LIMIT
 from lms_billing.tax.report import (
+    EurRateSource,
     ReportPeriod,
     TaxedDocument,
     TaxReportRow,
@@ -102,6 +108,7 @@ class TaxReportService:
                     issued_on = self._local_date(note.created_at)
                     if not start <= issued_on <= end:
                         continue
+                    corrected = uow.invoices.get(note.invoice_id)
                     lines = [
                         tax_line
                         for line in note.lines
@@ -116,22 +123,48 @@ class TaxReportService:
                             currency=note.currency,
                             lines=tuple(lines),
                             credit_note=True,
+                            corrects_document_id=corrected.number or corrected.id,
+                            corrects_issued_on=(
+                                None
+                                if corrected.finalized_at is None
+                                else self._local_date(corrected.finalized_at)
+                            ),
                         )
                 after = notes[-1].id
 
     def report(
-        self, start: date, end: date, *, period: ReportPeriod | str = ReportPeriod.QUARTER
+        self,
+        start: date,
+        end: date,
+        *,
+        period: ReportPeriod | str = ReportPeriod.QUARTER,
+        eur_rates: EurRateSource | None = None,
     ) -> tuple[TaxReportRow, ...]:
-        """Rows per period, jurisdiction, tax type, rate and currency (minor units)."""
+        """Rows per period, scheme, jurisdiction, tax type, rate and currency (minor units).
+
+        :param eur_rates: converts non-EUR rows to EUR at their period's last-day rate;
+            without it those rows' EUR columns stay empty (``eur_conversion="missing"``).
+        """
+        seller = self._ctx.settings.seller
         return build_tax_report(
-            self.documents(start, end), period=ReportPeriod(period), start=start, end=end
+            self.documents(start, end),
+            period=ReportPeriod(period),
+            start=start,
+            end=end,
+            seller=None if seller is None else seller.tax_profile,
+            eur_rates=eur_rates,
         )
 
     def report_csv(
-        self, start: date, end: date, *, period: ReportPeriod | str = ReportPeriod.QUARTER
+        self,
+        start: date,
+        end: date,
+        *,
+        period: ReportPeriod | str = ReportPeriod.QUARTER,
+        eur_rates: EurRateSource | None = None,
     ) -> str:
         """The report as CSV (amounts in major units), ready for a spreadsheet."""
-        return tax_report_csv(self.report(start, end, period=period))
+        return tax_report_csv(self.report(start, end, period=period, eur_rates=eur_rates))
 
 
 __all__ = ["REPORTED_STATUSES", "TaxReportService", "invoice_documents"]

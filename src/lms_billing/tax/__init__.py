@@ -12,9 +12,12 @@ from lms_billing.tax.eu_vat import EuVatEngine
 from lms_billing.tax.evidence import EvidenceAssessment, assess_location
 from lms_billing.tax.national import NationalSpec, NationalTaxEngine, national_engines
 from lms_billing.tax.report import (
+    EurRateSource,
+    FxEurRates,
     ReportPeriod,
     TaxedDocument,
     TaxReportRow,
+    TaxScheme,
     build_tax_report,
     tax_report_csv,
 )
@@ -33,14 +36,17 @@ __all__ = [
     "CanadaTaxEngine",
     "EuVatEngine",
     "EuVatId",
+    "EurRateSource",
     "EvidenceAssessment",
     "FormatOnlyValidator",
+    "FxEurRates",
     "NationalSpec",
     "NationalTaxEngine",
     "ReportPeriod",
     "TaxDecision",
     "TaxEngineChain",
     "TaxReportRow",
+    "TaxScheme",
     "TaxedDocument",
     "UsSalesTaxEngine",
     "VatIdCheck",

@@ -5,12 +5,19 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 import pytest
 
-from lms_billing.domain.tax import TaxLine, TaxRequest, TaxResult
+from lms_billing.domain.fx import FxRate
+from lms_billing.domain.tax import (
+    SellerTaxProfile,
+    TaxLine,
+    TaxRegistration,
+    TaxRequest,
+    TaxResult,
+)
 from lms_billing.errors import ConfigurationError, NotFoundError
 from lms_billing.plugins.manager import PluginHost, get_plugin_manager
 from lms_billing.tax import plugin as tax_plugin
@@ -18,11 +25,16 @@ from lms_billing.tax.chain import TaxEngineChain, chain_by_name
 from lms_billing.tax.eu_vat import EuVatEngine
 from lms_billing.tax.report import (
     CSV_COLUMNS,
+    FxEurRates,
     ReportPeriod,
     TaxedDocument,
+    TaxScheme,
     build_tax_report,
+    period_end,
     period_label,
+    rate_type,
     tax_report_csv,
+    tax_scheme,
 )
 from lms_billing.tax.us_sales_tax import UsSalesTaxEngine
 from lms_billing.tax.zero import ZeroTaxEngine
@@ -90,19 +102,26 @@ DOCS = [
 ]  # fmt: skip
 
 
+OSS_SELLER = SellerTaxProfile(
+    country="DE", vat_id="DE136695976", registrations=(TaxRegistration(jurisdiction="EU"),)
+)
+
+
 def test_report_totals_per_period_and_jurisdiction() -> None:
-    rows = build_tax_report(DOCS, period=ReportPeriod.QUARTER)
+    rows = build_tax_report(DOCS, period=ReportPeriod.QUARTER, seller=OSS_SELLER)
     summary = [
-        (r.period, r.jurisdiction, r.rate, r.taxable_sales, r.tax_collected,
-         r.reverse_charged_sales, r.zero_tax_sales, r.documents)
+        (r.period, r.scheme, r.jurisdiction, r.rate_type, r.rate, r.taxable_sales,
+         r.tax_collected, r.reverse_charged_sales, r.zero_tax_sales, r.documents)
         for r in rows
     ]  # fmt: skip
     assert summary == [
-        ("2025-Q3", "AT", Decimal("0"), 0, 0, 20_000, 0, 1),
-        ("2025-Q3", "FR", Decimal("0.2"), 14_999, 3_000, 0, 0, 3),  # credit note subtracted
-        ("2025-Q4", "DE", Decimal("0"), 0, 0, 0, 700, 1),
-        ("2025-Q4", "FR", Decimal("0.2"), 1_000, 200, 0, 0, 1),
+        ("2025-Q3", "oss", "FR", "standard", Decimal("0.2"), 14_999, 3_000, 0, 0, 3),
+        ("2025-Q3", "reverse_charge", "AT", "zero", Decimal("0"), 0, 0, 20_000, 0, 1),
+        ("2025-Q4", "domestic", "DE", "zero", Decimal("0"), 0, 0, 0, 700, 1),
+        ("2025-Q4", "oss", "FR", "standard", Decimal("0.2"), 1_000, 200, 0, 0, 1),
     ]
+    # cn_1 has no corrects_issued_on, and is in the same quarter anyway: netted.
+    assert all(r.corrects_period is None for r in rows)
 
 
 def test_report_period_filter_and_labels() -> None:
@@ -112,20 +131,147 @@ def test_report_period_filter_and_labels() -> None:
     assert {r.period for r in rows} == {"2025-08"}
     assert period_label(date(2025, 12, 31), ReportPeriod.QUARTER) == "2025-Q4"
     assert period_label(date(2025, 12, 31), ReportPeriod.YEAR) == "2025"
+    assert period_end(date(2025, 2, 10), ReportPeriod.MONTH) == date(2025, 2, 28)
+    assert period_end(date(2024, 2, 10), ReportPeriod.MONTH) == date(2024, 2, 29)
+    assert period_end(date(2025, 11, 5), ReportPeriod.QUARTER) == date(2025, 12, 31)
+    assert period_end(date(2025, 4, 1), ReportPeriod.QUARTER) == date(2025, 6, 30)
+    assert period_end(date(2025, 4, 1), ReportPeriod.YEAR) == date(2025, 12, 31)
+
+
+def test_schemes_separate_oss_domestic_local_and_non_eu_sales() -> None:
+    local_seller = SellerTaxProfile(
+        country="DE", vat_id="DE136695976", registrations=(TaxRegistration(jurisdiction="FR"),)
+    )
+    fr = _line("FR", "0.20", 100, 20)
+    home = _line("DE", "0.19", 100, 19, "home_country_threshold")
+    assert tax_scheme(fr, OSS_SELLER) == TaxScheme.OSS
+    assert tax_scheme(fr, local_seller) == TaxScheme.LOCAL
+    assert tax_scheme(_line("DE", "0.19", 100, 19), OSS_SELLER) == TaxScheme.DOMESTIC
+    assert tax_scheme(home, None) == TaxScheme.DOMESTIC  # home-country VAT under Art. 59c
+    assert tax_scheme(_line("GB", "0.20", 100, 20), OSS_SELLER) == TaxScheme.NON_EU
+    assert tax_scheme(_line("US-NY", "0.04", 100, 4), OSS_SELLER) == TaxScheme.NON_EU
+    assert tax_scheme(fr, None) == TaxScheme.EU_UNCLASSIFIED
+    reverse = _line("AT", "0", 100, 0, "reverse_charge", reverse=True)
+    assert tax_scheme(reverse, OSS_SELLER) == TaxScheme.REVERSE_CHARGE
+
+
+def test_rate_types_come_from_the_rate_table_on_the_supply_date() -> None:
+    on = date(2025, 9, 1)
+    assert rate_type(_line("DE", "0.19", 100, 19), on) == "standard"
+    assert rate_type(_line("DE", "0.07", 100, 7), on) == "reduced"
+    assert rate_type(_line("DE", "0", 100, 0, "exempt"), on) == "zero"
+    assert rate_type(_line("DE", "0.16", 100, 16), on) == "unknown"
+    # Finland's 14 % was reduced until 2025-12-31 and is no rate at all from 2026-01-01.
+    assert rate_type(_line("FI", "0.14", 100, 14), date(2025, 12, 31)) == "reduced"
+    assert rate_type(_line("FI", "0.14", 100, 14), date(2026, 1, 1)) == "unknown"
+    assert rate_type(_line("GB", "0.20", 100, 20, "standard_rated"), on) == "standard"
+    assert rate_type(_line("CA-QC", "0.05", 100, 5, "reduced_rated"), on) == "reduced"
 
 
 def test_csv_export_contents() -> None:
-    text = tax_report_csv(build_tax_report(DOCS[:3]))
+    text = tax_report_csv(build_tax_report(DOCS[:3], seller=OSS_SELLER))
     rows = list(csv.reader(io.StringIO(text)))
     assert tuple(rows[0]) == CSV_COLUMNS
     assert rows[1:] == [
-        ["2025-Q3", "AT", "vat", "0", "EUR", "0.00", "0.00", "200.00", "0.00", "1"],
-        ["2025-Q3", "FR", "vat", "20", "EUR", "149.99", "30.00", "0.00", "0.00", "3"],
-    ]
+        ["2025-Q3", "", "oss", "FR", "vat", "standard", "20", "EUR", "149.99", "30.00", "0.00",
+         "0.00", "3", "native", "1", "149.99", "30.00", "0.00", "0.00"],
+        ["2025-Q3", "", "reverse_charge", "AT", "vat", "zero", "0", "EUR", "0.00", "0.00",
+         "200.00", "0.00", "1", "native", "1", "0.00", "0.00", "200.00", "0.00"],
+    ]  # fmt: skip
 
 
-def test_csv_uses_each_currency_minor_unit() -> None:
+def test_csv_uses_each_currency_minor_unit_and_leaves_eur_empty_without_a_rate() -> None:
     doc = TaxedDocument(document_id="jp", issued_on=date(2025, 1, 5), currency="JPY",
                         lines=(_line("JP", "0.10", 10_000, 1_000),))  # fmt: skip
     line = tax_report_csv(build_tax_report([doc])).splitlines()[1]
-    assert line == "2025-Q1,JP,vat,10,JPY,10000,1000,0,0,1"
+    assert line == "2025-Q1,,non_eu,JP,vat,standard,10,JPY,10000,1000,0,0,1,missing,,,,,"
+
+
+class FakeEurRates:
+    def __init__(self, rates: dict[tuple[str, date], Decimal]) -> None:
+        self.rates = rates
+        self.asked: list[tuple[str, date]] = []
+
+    def eur_rate(self, currency: str, on: date) -> Decimal | None:
+        self.asked.append((currency, on))
+        return self.rates.get((currency, on))
+
+
+def _usd(document_id: str, on: date, taxable: int, tax: int, **kw: object) -> TaxedDocument:
+    return TaxedDocument(document_id=document_id, issued_on=on, currency="USD",
+                         lines=(_line("FR", "0.20", taxable, tax),), **kw)  # type: ignore[arg-type]  # fmt: skip
+
+
+def test_eur_conversion_at_the_rate_of_the_periods_last_day() -> None:
+    source = FakeEurRates({("USD", date(2025, 9, 30)): Decimal("0.8512")})
+    docs = [_usd("in_1", date(2025, 7, 3), 10_000, 2_000), _usd("in_2", date(2025, 9, 9), 333, 67)]
+    (row,) = build_tax_report(docs, seller=OSS_SELLER, eur_rates=source)
+    assert source.asked == [("USD", date(2025, 9, 30))]
+    assert (row.currency, row.taxable_sales, row.tax_collected) == ("USD", 10_333, 2_067)
+    assert row.eur_conversion == "period_end_rate" and row.eur_rate == Decimal("0.8512")
+    # 103.33 * 0.8512 = 87.954496 -> 87.95; 20.67 * 0.8512 = 17.594304 -> 17.59 (half-up).
+    assert (row.eur_taxable_sales, row.eur_tax_collected) == (Decimal("87.95"), Decimal("17.59"))
+    missing = build_tax_report(docs, eur_rates=FakeEurRates({}))[0]
+    assert missing.eur_conversion == "missing" and missing.eur_taxable_sales is None
+
+
+def test_eur_conversion_from_recorded_rates_needs_every_document_to_have_one() -> None:
+    docs = [
+        _usd("in_1", date(2025, 7, 3), 10_000, 2_000, eur_rate=Decimal("0.9")),
+        _usd("in_2", date(2025, 8, 3), 5_000, 1_000, eur_rate=Decimal("0.8")),
+    ]
+    (row,) = build_tax_report(docs)
+    assert row.eur_conversion == "recorded" and row.eur_rate is None
+    assert (row.eur_taxable_sales, row.eur_tax_collected) == (Decimal("130.00"), Decimal("26.00"))
+    (partial,) = build_tax_report([*docs, _usd("in_3", date(2025, 8, 4), 100, 20)])
+    assert partial.eur_conversion == "missing" and partial.eur_tax_collected is None
+
+
+def test_fx_plugins_can_serve_as_the_eur_rate_source() -> None:
+    class Fx:
+        name = "fixed"
+
+        def get_rate(self, base: str, quote: str, at: datetime) -> FxRate | None:
+            if (base, quote) != ("USD", "EUR"):
+                return None
+            return FxRate(base=base, quote=quote, rate=Decimal("0.9"), as_of=at, source="t")
+
+    source = FxEurRates([Fx()])
+    assert source.eur_rate("USD", date(2025, 9, 30)) == Decimal("0.9")
+    assert source.eur_rate("GBP", date(2025, 9, 30)) is None
+
+
+def test_corrections_of_an_earlier_period_get_their_own_rows() -> None:
+    invoice = TaxedDocument(document_id="in_7", issued_on=date(2025, 8, 9), currency="EUR",
+                            lines=(_line("FR", "0.20", 5_000, 1_000),))  # fmt: skip
+    credit = TaxedDocument(
+        document_id="cn_7",
+        issued_on=date(2025, 10, 15),
+        currency="EUR",
+        lines=(_line("FR", "0.20", 5_000, 1_000),),
+        credit_note=True,
+        corrects_document_id="in_7",
+        corrects_issued_on=date(2025, 8, 9),
+    )
+    q4_sale = DOCS[3]
+    rows = build_tax_report([invoice, credit, q4_sale], seller=OSS_SELLER, start=date(2025, 10, 1))
+    summary = [(r.period, r.corrects_period, r.jurisdiction, r.taxable_sales, r.tax_collected)
+               for r in rows if r.jurisdiction == "FR"]  # fmt: skip
+    assert summary == [
+        ("2025-Q4", None, "FR", 1_000, 200),  # the quarter's own sales
+        ("2025-Q4", "2025-Q3", "FR", -5_000, -1_000),  # declared in Q4, against Q3 and FR
+    ]
+    csv_row = tax_report_csv(rows).splitlines()[-1].split(",")
+    assert csv_row[:4] == ["2025-Q4", "2025-Q3", "oss", "FR"]
+
+
+def test_a_correction_keeps_the_original_rate_type_and_conversion_day() -> None:
+    fi = _line("FI", "0.14", 10_000, 1_400)
+    credit = TaxedDocument(document_id="cn_8", issued_on=date(2026, 1, 10), currency="USD",
+                           lines=(fi,), credit_note=True,
+                           corrects_issued_on=date(2025, 12, 20))  # fmt: skip
+    source = FakeEurRates({("USD", date(2025, 12, 31)): Decimal("0.5")})
+    (row,) = build_tax_report([credit], seller=OSS_SELLER, eur_rates=source)
+    assert (row.period, row.corrects_period, row.rate_type) == ("2026-Q1", "2025-Q4", "reduced")
+    assert source.asked == [("USD", date(2025, 12, 31))]
+    assert row.eur_tax_collected == Decimal("-7.00")

@@ -11,11 +11,12 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import pytest
-from invoicing_support import NOW, SETTINGS, make_shop
+from invoicing_support import NOW, SETTINGS, Shop, make_shop
 
 from lms_billing import Billing, TestClock
 from lms_billing.domain.invoices import Invoice, InvoiceStatus
-from lms_billing.errors import CouponExhaustedError
+from lms_billing.domain.redemptions import CouponRedemption
+from lms_billing.errors import CouponExhaustedError, CouponNotApplicableError
 from lms_billing.storage.sqlalchemy.repositories_invoicing import SqlInvoiceRepository
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -183,3 +184,106 @@ def test_failed_finalization_returns_its_number(url: str, monkeypatch: pytest.Mo
         # The key of the failed call was released: retrying it runs again.
         numbers.append(billing.invoices.finalize(drafts[0], idempotency_key="f0").number)
     assert numbers == ["INV-2026-000001", "INV-2026-000002", "INV-2026-000003"]
+
+
+def _drafts_for_one_customer(billing: Billing, shop: Shop, count: int) -> list[str]:
+    drafts = []
+    for n in range(count):
+        draft = billing.invoices.create_draft(shop.customer.id, "USD", idempotency_key=f"d{n}")
+        billing.invoices.add_price_line(draft.id, shop.course.id, idempotency_key=f"l{n}")
+        drafts.append(draft.id)
+    return drafts
+
+
+def test_per_customer_limit_holds_under_concurrent_redemptions(url: str) -> None:
+    """One customer, four drafts, a once-per-customer coupon applied to all four at once."""
+    with connect(url) as billing:
+        shop = make_shop(billing)
+        once = billing.coupons.create_coupon(
+            percent_off="10", max_redemptions_per_customer=1, idempotency_key="once"
+        )
+        drafts = _drafts_for_one_customer(billing, shop, THREADS)
+
+    def redeem(index: int, billing: Billing) -> Invoice:
+        return billing.invoices.apply_coupon(drafts[index], once.id, idempotency_key=f"r{index}")
+
+    results = in_threads(THREADS, redeem, url)
+    winners = [r for r in results if isinstance(r, Invoice)]
+    losers = [r for r in results if isinstance(r, Exception)]
+    assert len(winners) == 1
+    assert len(losers) == THREADS - 1
+    assert all(isinstance(e, CouponExhaustedError) for e in losers), losers
+    assert {e.details.get("reason") for e in losers} == {"per_customer"}
+    with connect(url) as billing:
+        assert billing.coupons.get_coupon(once.id).times_redeemed == 1
+        discounted = [d for d in drafts if billing.invoices.get_invoice(d).coupons]
+        assert discounted == [winners[0].id]
+        with billing.storage.unit_of_work() as uow:
+            assert uow.coupons.redemption_count(once.id, shop.customer.id) == 1
+
+
+def test_first_purchase_coupons_are_used_on_one_purchase_only(url: str) -> None:
+    """Four drafts of a new customer each get a (different) first-purchase-only coupon at the
+    same moment: the first purchase is one order, so exactly one redemption is accepted."""
+    with connect(url) as billing:
+        shop = make_shop(billing)
+        welcome = [
+            billing.coupons.create_coupon(
+                percent_off="15", first_time_transaction=True, idempotency_key=f"welcome{n}"
+            ).id
+            for n in range(THREADS)
+        ]
+        drafts = _drafts_for_one_customer(billing, shop, THREADS)
+
+    def redeem(index: int, billing: Billing) -> Invoice:
+        return billing.invoices.apply_coupon(
+            drafts[index], welcome[index], idempotency_key=f"r{index}"
+        )
+
+    results = in_threads(THREADS, redeem, url)
+    winners = [r for r in results if isinstance(r, Invoice)]
+    losers = [r for r in results if isinstance(r, Exception)]
+    assert len(winners) == 1 and len(losers) == THREADS - 1
+    assert all(isinstance(e, CouponNotApplicableError) for e in losers), losers
+    assert {e.details.get("reason") for e in losers} == {"first_time_transaction"}
+    with connect(url) as billing:
+        used = [c for c in welcome if billing.coupons.get_coupon(c).times_redeemed]
+        assert len(used) == 1
+        with billing.storage.unit_of_work() as uow:
+            (redemption,) = uow.coupons.customer_redemptions(shop.customer.id)
+        assert redemption.first_time_transaction and redemption.invoice_id == winners[0].id
+
+
+def test_a_redemption_waits_for_the_customers_lock(url: str) -> None:
+    """The second redeemer of the same customer blocks on the lock the first one holds, and
+    once the first commits it sees that redemption (no read-then-insert race)."""
+    with connect(url) as billing:
+        shop = make_shop(billing)
+        storage = billing.storage
+        first_locked = threading.Event()
+        seen: dict[str, Any] = {}
+
+        def second() -> None:
+            with storage.unit_of_work() as uow:
+                first_locked.wait(timeout=30)
+                uow.coupons.lock_customer(shop.customer.id)  # waits for the first
+                seen["count"] = uow.coupons.redemption_count(shop.coupon_id, shop.customer.id)
+
+        with storage.unit_of_work() as uow:
+            uow.coupons.lock_customer(shop.customer.id)
+            thread = threading.Thread(target=second)
+            thread.start()
+            first_locked.set()
+            thread.join(timeout=0.5)
+            assert thread.is_alive()  # blocked on this transaction's lock
+            uow.coupons.record_redemption(
+                CouponRedemption(
+                    id="redm_first",
+                    coupon_id=shop.coupon_id,
+                    customer_id=shop.customer.id,
+                    created_at=NOW,
+                )
+            )
+            uow.commit()
+        thread.join(timeout=30)
+        assert seen == {"count": 1}

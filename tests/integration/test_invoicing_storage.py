@@ -94,6 +94,60 @@ def test_redemptions_are_counted_up_to_the_limit_and_released(storage: Storage) 
             uow.coupons.redeem("NOPE")
 
 
+def test_redemptions_by_customer_and_invoice_and_releasing_one_coupon(storage: Storage) -> None:
+    customer = _customer(storage)
+    with storage.unit_of_work() as uow:
+        for coupon_id in ("A", "B"):
+            uow.coupons.add(Coupon(id=coupon_id, percent_off="10"))
+            uow.coupons.redeem(coupon_id)
+        uow.invoices.add(_invoice("in_1", 1000))
+        for n, (coupon_id, invoice_id) in enumerate([("A", "in_1"), ("B", "in_1"), ("A", None)]):
+            uow.coupons.record_redemption(
+                CouponRedemption(
+                    id=f"redm_{n}",
+                    coupon_id=coupon_id,
+                    customer_id=customer,
+                    invoice_id=invoice_id,
+                    first_time_transaction=n == 2,
+                    created_at=NOW,
+                )
+            )
+        uow.commit()
+    with storage.unit_of_work() as uow:
+        mine = uow.coupons.customer_redemptions(customer)
+        assert [(r.id, r.first_time_transaction) for r in mine] == [
+            ("redm_0", False),
+            ("redm_1", False),
+            ("redm_2", True),
+        ]
+        assert [r.id for r in uow.coupons.invoice_redemptions("in_1")] == ["redm_0", "redm_1"]
+        released = uow.coupons.release_invoice_redemptions("in_1", coupon_id="B")
+        assert [r.id for r in released] == ["redm_1"]
+        uow.commit()
+    with storage.unit_of_work() as uow:
+        assert uow.coupons.get("B").times_redeemed == 0
+        assert uow.coupons.get("A").times_redeemed == 1
+        assert [r.id for r in uow.coupons.invoice_redemptions("in_1")] == ["redm_0"]
+
+
+def test_memory_redemptions_of_one_customer_conflict_at_commit(memory: MemoryStorage) -> None:
+    """The memory backend has no locks: the later of two units of work that redeemed for the
+    same customer fails at commit instead of waiting, so neither limit can be overrun."""
+    customer = _customer(memory)
+    with memory.unit_of_work() as first, memory.unit_of_work() as second:
+        first.coupons.lock_customer(customer)
+        first.coupons.lock_customer(customer)  # twice in one unit of work is fine
+        second.coupons.lock_customer(customer)
+        first.commit()
+        with pytest.raises(ConflictError):
+            second.commit()
+    with memory.unit_of_work() as third, memory.unit_of_work() as other_customer:
+        third.coupons.lock_customer(customer)
+        other_customer.coupons.lock_customer("cus_other")
+        third.commit()
+        other_customer.commit()  # different customers never conflict
+
+
 def test_promotion_codes_are_unique_in_any_letter_case(storage: Storage) -> None:
     with storage.unit_of_work() as uow:
         uow.coupons.add(Coupon(id="SAVE", amount_off={"USD": 500}))

@@ -333,11 +333,23 @@ def check_redeemable(
         raise CouponNotApplicableError(
             "This coupon is for a first purchase only.", reason="first_time_transaction"
         )
+    check_order_conditions(coupon, code, order)
+
+
+def check_order_conditions(coupon: Coupon, code: PromotionCode | None, order: OrderSummary) -> None:
+    """The rules that depend on the order's lines alone: currency (amount-off and minimums),
+    minimum amounts (coupon and code) and product/price restrictions. :func:`check_redeemable`
+    ends with them; an invoice draft re-checks them whenever its lines change.
+
+    :raises CouponCurrencyMismatchError: no amount/minimum in the order's currency.
+    :raises MinimumAmountNotMetError: subtotal below a minimum amount.
+    :raises CouponNotApplicableError: no eligible line (``reason="applies_to"``).
+    """
     if coupon.amount_off:
         coupon.amount_off_for(order.currency)
     _check_minimum(coupon.minimum_amount, order, f"Coupon {coupon.id}")
     if code is not None:
-        _check_minimum(restrictions.minimum_amount, order, f"Promotion code {code.code}")
+        _check_minimum(code.restrictions.minimum_amount, order, f"Promotion code {code.code}")
     if coupon.restricted and not any(
         line.amount > 0 and coupon.applies_to(product_id=line.product_id, price_id=line.price_id)
         for line in order.lines
@@ -427,6 +439,7 @@ __all__ = [
     "OrderSummary",
     "PromotionCode",
     "PromotionRestrictions",
+    "check_order_conditions",
     "check_redeemable",
     "normalize_code",
     "redeem",

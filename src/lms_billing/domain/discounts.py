@@ -27,7 +27,11 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict
 
 from lms_billing.domain.coupons import Coupon
-from lms_billing.errors import CouponNotStackableError, ValidationError
+from lms_billing.errors import (
+    CouponAlreadyAppliedError,
+    CouponNotStackableError,
+    ValidationError,
+)
 from lms_billing.money import (
     DECIMAL_CONTEXT,
     DEFAULT_ROUNDING,
@@ -95,11 +99,14 @@ def order_coupons(
     """Sort coupons into application order and check they may stack.
 
     :raises CouponNotStackableError: two or more coupons and one is not ``stackable``.
-    :raises ValidationError: the same coupon twice.
+    :raises CouponAlreadyAppliedError: the same coupon twice.
     """
     ids = [c.id for c in coupons]
     if len(ids) != len(set(ids)):
-        raise ValidationError("The same coupon is applied twice.", coupons=ids)
+        twice = sorted({i for i in ids if ids.count(i) > 1})
+        raise CouponAlreadyAppliedError(
+            f"Coupon {', '.join(twice)} is applied more than once.", coupons=twice
+        )
     if len(coupons) > 1:
         lonely = [c.id for c in coupons if not c.stackable]
         if lonely:

@@ -116,6 +116,27 @@ class LineDiscountAmount(BaseModel):
     amount: MinorUnits
 
 
+class RemovedCoupon(BaseModel):
+    """A coupon taken off a draft: on request, or because the draft stopped meeting its
+    conditions (minimum amount, product restrictions) after its lines changed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    coupon_id: str
+    promotion_code_id: str | None = None
+    reason: str = Field(
+        description="'requested', or the failed condition: 'minimum_amount_not_met', "
+        "'applies_to', 'coupon_currency_mismatch'."
+    )
+    message: str = ""
+    removed_at: datetime
+
+    @field_validator("removed_at")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        return ensure_aware(value, name="removed_at")
+
+
 class LineTaxAmount(BaseModel):
     """Tax on a line in one jurisdiction, copied from the tax engine's :class:`TaxLine`."""
 
@@ -238,6 +259,9 @@ class Invoice(_CachedTotals):
     number: str | None = None
     lines: tuple[InvoiceLine, ...] = ()
     coupons: tuple[Coupon, ...] = Field(default=(), description="Applied coupons (snapshots).")
+    removed_coupons: tuple[RemovedCoupon, ...] = Field(
+        default=(), description="Coupons taken off this draft, and why (oldest first)."
+    )
     discount_order: DiscountOrder = DiscountOrder.PERCENT_FIRST
     rounding: RoundingMode = DEFAULT_ROUNDING
     tax_computed: bool = False
@@ -360,6 +384,7 @@ __all__ = [
     "LineDiscountAmount",
     "LineTaxAmount",
     "Period",
+    "RemovedCoupon",
     "TaxBreakdownRow",
     "can_transition",
 ]

@@ -23,13 +23,19 @@ Totals (all integer minor units, computed from the lines so they cannot drift)::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict
 
 from lms_billing.clock import ensure_aware
-from lms_billing.domain.coupons import Coupon
+from lms_billing.domain.coupons import (
+    Coupon,
+    OrderLine,
+    OrderSummary,
+    PromotionCode,
+    check_order_conditions,
+)
 from lms_billing.domain.discounts import DiscountableLine, DiscountOrder, apply_discounts
 from lms_billing.domain.invoice_models import (
     TRANSITIONS,
@@ -40,6 +46,7 @@ from lms_billing.domain.invoice_models import (
     LineDiscountAmount,
     LineTaxAmount,
     Period,
+    RemovedCoupon,
     TaxBreakdownRow,
     can_transition,
 )
@@ -51,6 +58,8 @@ from lms_billing.domain.tax import (
     TaxRequest,
 )
 from lms_billing.errors import (
+    CouponCurrencyMismatchError,
+    CouponNotApplicableError,
     CurrencyMismatchError,
     InvalidAmountError,
     InvalidStateTransitionError,
@@ -155,6 +164,87 @@ def apply_coupons(
     _require_draft(invoice)
     target = invoice if order is None else invoice.model_copy(update={"discount_order": order})
     return _rebuild(target, invoice.lines, coupons)
+
+
+def order_summary(invoice: Invoice) -> OrderSummary:
+    """The draft as an order, for coupon conditions (subtotal before discounts, lines)."""
+    return OrderSummary(
+        currency=invoice.currency,
+        subtotal=max(0, invoice.subtotal),
+        lines=tuple(
+            OrderLine(amount=line.amount, product_id=line.product_id, price_id=line.price_id)
+            for line in invoice.lines
+        ),
+    )
+
+
+def remove_coupon(
+    invoice: Invoice,
+    coupon_id: str,
+    now: datetime,
+    *,
+    reason: str = "requested",
+    message: str = "",
+    promotion_code_id: str | None = None,
+) -> Invoice:
+    """A draft without coupon ``coupon_id``, discounts re-allocated and the removal recorded
+    in ``removed_coupons``. Idempotent: a coupon that is not applied leaves the draft as is.
+
+    :raises InvoiceNotEditableError: the invoice is not a draft.
+    """
+    _require_draft(invoice)
+    if not any(c.id == coupon_id for c in invoice.coupons):
+        return invoice
+    kept = [c for c in invoice.coupons if c.id != coupon_id]
+    record = RemovedCoupon(
+        coupon_id=coupon_id,
+        promotion_code_id=promotion_code_id,
+        reason=reason,
+        message=message,
+        removed_at=ensure_aware(now, name="now"),
+    )
+    rebuilt = _rebuild(invoice, invoice.lines, kept)
+    return rebuilt.model_copy(update={"removed_coupons": (*invoice.removed_coupons, record)})
+
+
+def drop_inapplicable_coupons(
+    invoice: Invoice,
+    now: datetime,
+    *,
+    codes: Mapping[str, PromotionCode | None] | None = None,
+    only: Collection[str] | None = None,
+) -> tuple[Invoice, tuple[RemovedCoupon, ...]]:
+    """Re-check the order conditions of the draft's coupons against its current lines and
+    take off each one that no longer applies (see :func:`remove_coupon`).
+
+    The conditions are those of :func:`~lms_billing.domain.coupons.check_order_conditions`:
+    minimum amounts (of the coupon and of the promotion code it was redeemed with, given in
+    ``codes`` by coupon id) and product/price restrictions. Only coupons in ``only`` are
+    checked when it is given (a service passes the coupons redeemed on this invoice; a
+    subscription's discounts were checked when the subscription redeemed them). Returns the
+    draft and what was removed (``()`` and the same draft when everything still applies).
+    """
+    _require_draft(invoice)
+    order = order_summary(invoice)
+    known = codes or {}
+    removed: list[RemovedCoupon] = []
+    for coupon in invoice.coupons:
+        if only is not None and coupon.id not in only:
+            continue
+        code = known.get(coupon.id)
+        try:
+            check_order_conditions(coupon, code, order)
+        except (CouponNotApplicableError, CouponCurrencyMismatchError) as failed:
+            invoice = remove_coupon(
+                invoice,
+                coupon.id,
+                now,
+                reason=str(failed.details.get("reason", failed.code)),
+                message=failed.message,
+                promotion_code_id=None if code is None else code.id,
+            )
+            removed.append(invoice.removed_coupons[-1])
+    return invoice, tuple(removed)
 
 
 def delete_draft(invoice: Invoice) -> None:
@@ -391,6 +481,7 @@ __all__ = [
     "LineDiscountAmount",
     "LineTaxAmount",
     "Period",
+    "RemovedCoupon",
     "TaxBreakdownRow",
     "TaxContext",
     "add_line",
@@ -398,10 +489,13 @@ __all__ = [
     "can_transition",
     "compute_tax",
     "delete_draft",
+    "drop_inapplicable_coupons",
     "ensure_same_currency",
     "finalize",
     "mark_paid",
     "mark_uncollectible",
+    "order_summary",
+    "remove_coupon",
     "remove_line",
     "tax_request",
     "void",

@@ -1,7 +1,10 @@
 """Coupon redemptions: who used which coupon (and promotion code) on which invoice.
 
 Storage counts them for the per-customer limit
-(:attr:`~lms_billing.domain.coupons.Coupon.max_redemptions_per_customer`).
+(:attr:`~lms_billing.domain.coupons.Coupon.max_redemptions_per_customer`) and reads
+``first_time_transaction`` for the first-purchase rule: a customer's first purchase is one
+order, so a first-purchase-only coupon used on one invoice (or subscription) blocks every
+first-purchase-only coupon on any other.
 """
 
 from __future__ import annotations
@@ -22,7 +25,10 @@ class CouponRedemption(BaseModel):
     coupon_id: str = Field(min_length=1)
     promotion_code_id: str | None = None
     customer_id: str = Field(min_length=1)
-    invoice_id: str | None = None
+    invoice_id: str | None = Field(default=None, description="None: redeemed by a subscription.")
+    first_time_transaction: bool = Field(
+        default=False, description="The coupon or its code was for a first purchase only."
+    )
     created_at: datetime
 
     @field_validator("created_at")

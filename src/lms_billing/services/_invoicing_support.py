@@ -11,8 +11,8 @@ from pydantic import BaseModel, ConfigDict
 
 from lms_billing.domain.catalog import Price, PriceType, Product, TaxBehavior
 from lms_billing.domain.coupons import (
+    Coupon,
     CustomerRedemptionStats,
-    OrderLine,
     OrderSummary,
     PromotionCode,
     check_redeemable,
@@ -28,13 +28,19 @@ from lms_billing.domain.invoices import (
     TaxContext,
     apply_coupons,
     compute_tax,
+    order_summary,
 )
 from lms_billing.domain.numbering import NumberingSeries, format_number, period_key
 from lms_billing.domain.pricing import Quote
 from lms_billing.domain.receipts import Receipt
 from lms_billing.domain.redemptions import CouponRedemption
 from lms_billing.domain.tax import LocationEvidence, TaxCustomer
-from lms_billing.errors import ConfigurationError, InvoiceNotEditableError, ValidationError
+from lms_billing.errors import (
+    ConfigurationError,
+    CouponAlreadyAppliedError,
+    InvoiceNotEditableError,
+    ValidationError,
+)
 from lms_billing.ids import new_id
 from lms_billing.ports import TaxEngine
 from lms_billing.rendering.context import SellerDetails
@@ -93,6 +99,60 @@ def apply_tax(
     return compute_tax(invoice, engine, context)
 
 
+def redeem_for_customer(
+    uow: UnitOfWork,
+    coupon_id: str,
+    code: PromotionCode | None,
+    customer_id: str,
+    order: OrderSummary,
+    now: datetime,
+    *,
+    invoice_id: str | None = None,
+) -> tuple[Coupon, CouponRedemption]:
+    """Check every redemption rule for ``customer_id`` and count one use, atomically, inside
+    the caller's transaction; returns the coupon (as read, before counting) and the recorded
+    redemption.
+
+    The customer's redemptions are serialised first (:meth:`CouponRepository.lock_customer`),
+    so the per-customer limit and the first-purchase rule see every redemption committed
+    before: of two concurrent redemptions of a once-per-customer coupon, one waits for the
+    other and then fails. The global limits are counted by conditional updates. A
+    first-purchase-only coupon counts as the customer's first purchase: it fails once the
+    customer has paid anything, or used a first-purchase-only coupon on another invoice or
+    subscription (several on the same invoice are one purchase).
+    """
+    uow.coupons.lock_customer(customer_id)
+    coupon = uow.coupons.get(coupon_id)
+    history = uow.coupons.customer_redemptions(customer_id)
+    elsewhere = [r for r in history if invoice_id is None or r.invoice_id != invoice_id]
+    stats = CustomerRedemptionStats(
+        customer_id=customer_id,
+        coupon_redemptions=sum(1 for r in history if r.coupon_id == coupon.id),
+        has_prior_transactions=any(r.first_time_transaction for r in elsewhere)
+        or uow.invoices.customer_has_payments(customer_id),
+    )
+    check_redeemable(coupon, code, stats, order, now)
+    # Counted atomically in the database; the loser of a race for the last redemption
+    # gets CouponExhaustedError here and its whole transaction rolls back.
+    uow.coupons.redeem(coupon.id)
+    if code is not None:
+        uow.promotion_codes.redeem(code.id)
+    first_only = coupon.first_time_transaction or (
+        code is not None and code.restrictions.first_time_transaction
+    )
+    redemption = CouponRedemption(
+        id=new_id("redm"),
+        coupon_id=coupon.id,
+        promotion_code_id=None if code is None else code.id,
+        customer_id=customer_id,
+        invoice_id=invoice_id,
+        first_time_transaction=first_only,
+        created_at=now,
+    )
+    uow.coupons.record_redemption(redemption)
+    return coupon, redemption
+
+
 def redeem_coupon(
     uow: UnitOfWork,
     invoice: Invoice,
@@ -101,44 +161,31 @@ def redeem_coupon(
     now: datetime,
 ) -> Invoice:
     """Check the redemption rules, discount the draft and count the redemption (atomic in
-    the database), all inside the caller's transaction."""
+    the database), all inside the caller's transaction.
+
+    :raises CouponAlreadyAppliedError: the coupon is already on the draft.
+    """
     if invoice.status is not InvoiceStatus.DRAFT:
         raise InvoiceNotEditableError(
             f"Invoice {invoice.id} is {invoice.status.value}; only drafts can be edited.",
             invoice=invoice.id,
         )
-    coupon = uow.coupons.get(coupon_id)
-    stats = CustomerRedemptionStats(
-        customer_id=invoice.customer_id,
-        coupon_redemptions=uow.coupons.redemption_count(coupon.id, invoice.customer_id),
-        has_prior_transactions=uow.invoices.customer_has_payments(invoice.customer_id),
-    )
-    order = OrderSummary(
-        currency=invoice.currency,
-        subtotal=max(0, invoice.subtotal),
-        lines=tuple(
-            OrderLine(amount=line.amount, product_id=line.product_id, price_id=line.price_id)
-            for line in invoice.lines
-        ),
-    )
-    check_redeemable(coupon, code, stats, order, now)
-    discounted = apply_coupons(invoice, (*invoice.coupons, coupon))
-    # Counted atomically in the database; the loser of a race for the last redemption
-    # gets CouponExhaustedError here and its whole transaction rolls back.
-    uow.coupons.redeem(coupon.id)
-    if code is not None:
-        uow.promotion_codes.redeem(code.id)
-    uow.coupons.record_redemption(
-        CouponRedemption(
-            id=new_id("redm"),
-            coupon_id=coupon.id,
-            promotion_code_id=None if code is None else code.id,
-            customer_id=invoice.customer_id,
-            invoice_id=invoice.id,
-            created_at=now,
+    if any(applied.id == coupon_id for applied in invoice.coupons):
+        raise CouponAlreadyAppliedError(
+            f"Coupon {coupon_id} is already applied to invoice {invoice.id}.",
+            coupon=coupon_id,
+            invoice=invoice.id,
         )
+    coupon, _ = redeem_for_customer(
+        uow,
+        coupon_id,
+        code,
+        invoice.customer_id,
+        order_summary(invoice),
+        now,
+        invoice_id=invoice.id,
     )
-    return discounted
+    return apply_coupons(invoice, (*invoice.coupons, coupon))
 
 
 def record_balance(
@@ -247,6 +294,7 @@ __all__ = [
     "price_line",
     "record_balance",
     "redeem_coupon",
+    "redeem_for_customer",
     "seller_for_rendering",
     "snapshot_customer",
     "tax_engine",

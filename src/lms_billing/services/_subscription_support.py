@@ -11,11 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from lms_billing.domain.catalog import PriceType, TaxBehavior
 from lms_billing.domain.coupons import (
-    CustomerRedemptionStats,
     Discount,
     OrderLine,
     OrderSummary,
-    check_redeemable,
     start_discount,
 )
 from lms_billing.domain.customer_balance import (
@@ -36,7 +34,6 @@ from lms_billing.domain.invoices import (
 )
 from lms_billing.domain.pricing import price_quote
 from lms_billing.domain.proration import ProrationItem
-from lms_billing.domain.redemptions import CouponRedemption
 from lms_billing.domain.renewal import InvoiceCollection, InvoicePlan
 from lms_billing.domain.subscriptions import (
     Subscription,
@@ -48,7 +45,12 @@ from lms_billing.domain.subscriptions import (
 from lms_billing.errors import InvalidSubscriptionError, NotFoundError
 from lms_billing.ids import new_id
 from lms_billing.ports import TaxEngine
-from lms_billing.services._invoicing_support import apply_tax, next_number, snapshot_customer
+from lms_billing.services._invoicing_support import (
+    apply_tax,
+    next_number,
+    redeem_for_customer,
+    snapshot_customer,
+)
 from lms_billing.services.collection import CollectionOutcome, Collector
 from lms_billing.settings import BillingSettings
 from lms_billing.storage.base import UnitOfWork
@@ -341,30 +343,20 @@ def subscription_discounts(
         code = uow.promotion_codes.get_by_code(code_text)
         if code is None:
             raise NotFoundError(f"No promotion code {code_text}.", code=code_text)
-    coupon = uow.coupons.get(coupon_id if coupon_id is not None else code.coupon_id)  # type: ignore[union-attr]
-    stats = CustomerRedemptionStats(
-        customer_id=sub.customer_id,
-        coupon_redemptions=uow.coupons.redemption_count(coupon.id, sub.customer_id),
-        has_prior_transactions=uow.invoices.customer_has_payments(sub.customer_id),
-    )
     lines = tuple(
         OrderLine(amount=i.amount, product_id=i.product_id, price_id=i.price_id) for i in sub.items
     )
     order = OrderSummary(
         currency=sub.currency, subtotal=sum(i.amount for i in sub.items), lines=lines
     )
-    check_redeemable(coupon, code, stats, order, now)
-    uow.coupons.redeem(coupon.id)  # atomic count: the loser of a race rolls back
-    if code is not None:
-        uow.promotion_codes.redeem(code.id)
-    uow.coupons.record_redemption(
-        CouponRedemption(
-            id=new_id("redm"),
-            coupon_id=coupon.id,
-            promotion_code_id=None if code is None else code.id,
-            customer_id=sub.customer_id,
-            created_at=now,
-        )
+    # Same rules and locking as an invoice redemption (per-customer limit, first purchase).
+    coupon, _ = redeem_for_customer(
+        uow,
+        coupon_id if coupon_id is not None else code.coupon_id,  # type: ignore[union-attr]
+        code,
+        sub.customer_id,
+        order,
+        now,
     )
     discount = start_discount(
         new_id("di"),

@@ -10,16 +10,12 @@ returned to its series.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import moneyed
-from pydantic import BaseModel
 
-from lms_billing.domain.coupons import (
-    normalize_code,
-)
 from lms_billing.domain.credit_notes import (
     CreditLineRequest,
     CreditNote,
@@ -48,41 +44,31 @@ from lms_billing.domain.tax import LocationEvidence
 from lms_billing.errors import (
     CurrencyMismatchError,
     InvalidStateTransitionError,
-    InvoiceNotEditableError,
-    NotFoundError,
 )
 from lms_billing.ids import new_id
 from lms_billing.money import to_minor_units
 from lms_billing.ports import TaxEngine
-from lms_billing.services._context import PendingEvents, ServiceContext, mutate, validating
+from lms_billing.services._context import PendingEvents, ServiceContext, validating
+from lms_billing.services._invoice_editing import (
+    InvoiceEditing,
+    recheck_coupons,
+    record_removals,
+    require_draft,
+)
 from lms_billing.services._invoicing_support import (
     InvoicePayment,
     apply_tax,
     next_number,
     price_line,
     record_balance,
-    redeem_coupon,
     snapshot_customer,
     tax_engine,
 )
 from lms_billing.services.fx import find_rate
-from lms_billing.services.invoice_queries import InvoiceQueries
 from lms_billing.storage.base import MAX_LIST_LIMIT, UnitOfWork
 
-Change = Callable[[UnitOfWork, Invoice], Invoice]
-M = TypeVar("M", bound=BaseModel)
 
-
-def _require_draft(invoice: Invoice) -> None:
-    if invoice.status is not InvoiceStatus.DRAFT:
-        raise InvoiceNotEditableError(
-            f"Invoice {invoice.id} is {invoice.status.value}; only drafts can be edited.",
-            invoice=invoice.id,
-            status=invoice.status.value,
-        )
-
-
-class InvoiceService(InvoiceQueries):
+class InvoiceService(InvoiceEditing):
     """Invoices from draft to paid, void or uncollectible; credit notes and receipts."""
 
     def __init__(self, ctx: ServiceContext) -> None:
@@ -98,41 +84,6 @@ class InvoiceService(InvoiceQueries):
         if self._engine is None:
             self._engine = tax_engine(self._ctx.plugins.tax_engines(), self._ctx.settings)
         return self._engine
-
-    def _run(
-        self,
-        operation: str,
-        idempotency_key: str,
-        request: Mapping[str, Any],
-        execute: Callable[[UnitOfWork, PendingEvents], M],
-        model: type[M],
-    ) -> M:
-        return mutate(
-            self._ctx,
-            operation=operation,
-            idempotency_key=idempotency_key,
-            request=request,
-            model=model,
-            execute=execute,
-        )
-
-    def _edit(
-        self,
-        operation: str,
-        invoice_id: str,
-        idempotency_key: str,
-        request: Mapping[str, Any],
-        change: Change,
-        event: str = "invoice.updated",
-    ) -> Invoice:
-        def execute(uow: UnitOfWork, events: PendingEvents) -> Invoice:
-            updated = change(uow, uow.invoices.get(invoice_id))
-            uow.invoices.update(updated)
-            events.record(event, updated, customer_id=updated.customer_id)
-            return updated
-
-        request = {"invoice_id": invoice_id, **request}
-        return self._run(operation, idempotency_key, request, execute, Invoice)
 
     # --- drafts ---------------------------------------------------------------------------
 
@@ -201,7 +152,7 @@ class InvoiceService(InvoiceQueries):
         settings = self._ctx.settings
 
         def change(uow: UnitOfWork, invoice: Invoice) -> Invoice:
-            _require_draft(invoice)
+            require_draft(invoice)
             price = uow.prices.get(price_id)
             product = uow.products.get(price.product_id)
             fx_rate = None
@@ -231,7 +182,14 @@ class InvoiceService(InvoiceQueries):
             "period": None if line_period is None else line_period.model_dump(mode="json"),
             "description": description,
         }
-        return self._edit("invoices.add_price_line", invoice_id, idempotency_key, request, change)
+        return self._edit(
+            "invoices.add_price_line",
+            invoice_id,
+            idempotency_key,
+            request,
+            change,
+            lines_changed=True,
+        )
 
     def add_line(
         self,
@@ -275,59 +233,20 @@ class InvoiceService(InvoiceQueries):
             idempotency_key,
             request,
             lambda uow, invoice: add_line(invoice, line),
+            lines_changed=True,
         )
 
     def remove_line(self, invoice_id: str, line_id: str, *, idempotency_key: str) -> Invoice:
-        """Remove a line from a draft; discounts are re-allocated over the rest."""
+        """Remove a line from a draft; discounts are re-allocated over the rest, and a coupon
+        whose minimum amount or product restriction the rest no longer meets is taken off
+        and released (``removed_coupons``, event ``invoice.coupon_removed``)."""
         return self._edit(
             "invoices.remove_line",
             invoice_id,
             idempotency_key,
             {"line_id": line_id},
             lambda uow, invoice: remove_line(invoice, line_id),
-        )
-
-    # --- coupons --------------------------------------------------------------------------
-
-    def apply_coupon(self, invoice_id: str, coupon_id: str, *, idempotency_key: str) -> Invoice:
-        """Discount a draft with a coupon and count the redemption, in one transaction.
-
-        :raises CouponExpiredError, CouponExhaustedError, CouponNotApplicableError,
-            MinimumAmountNotMetError, CouponCurrencyMismatchError, CouponNotStackableError:
-        :raises InvoiceNotEditableError: the invoice is finalized.
-        """
-        return self._edit(
-            "invoices.apply_coupon",
-            invoice_id,
-            idempotency_key,
-            {"coupon_id": coupon_id},
-            lambda uow, invoice: redeem_coupon(
-                uow, invoice, coupon_id, None, self._ctx.clock.now()
-            ),
-        )
-
-    def apply_promotion_code(self, invoice_id: str, code: str, *, idempotency_key: str) -> Invoice:
-        """Like :meth:`apply_coupon`, by the code a customer typed (any letter case); the
-        code's own limits, expiry and restrictions apply too.
-
-        :raises NotFoundError: no such code.
-        """
-        normalized = normalize_code(code)
-
-        def change(uow: UnitOfWork, invoice: Invoice) -> Invoice:
-            promotion = uow.promotion_codes.get_by_code(normalized)
-            if promotion is None:
-                raise NotFoundError(f"No promotion code {normalized}.", code=normalized)
-            return redeem_coupon(
-                uow, invoice, promotion.coupon_id, promotion, self._ctx.clock.now()
-            )
-
-        return self._edit(
-            "invoices.apply_promotion_code",
-            invoice_id,
-            idempotency_key,
-            {"code": normalized},
-            change,
+            lines_changed=True,
         )
 
     # --- lifecycle ------------------------------------------------------------------------
@@ -357,6 +276,9 @@ class InvoiceService(InvoiceQueries):
                     invoice=invoice.id,
                 )
             now = self._ctx.clock.now()
+            # A safety net: edits re-check coupons already, but a draft stored by other means
+            # (a renewal kept as draft, edited through the domain functions) is checked here.
+            invoice, removed = recheck_coupons(uow, invoice, now)
             customer = uow.customers.get(invoice.customer_id)
             invoice = snapshot_customer(invoice, customer)
             taxed = apply_tax(invoice, customer, self.tax_engine, settings, now, proof)
@@ -373,6 +295,7 @@ class InvoiceService(InvoiceQueries):
             if final.applied_balance:
                 record_balance(uow, final, -final.applied_balance, "applied_to_invoice", now)
             uow.invoices.update(final)
+            record_removals(events, final, removed)
             events.record("invoice.finalized", final, customer_id=final.customer_id)
             if final.status is InvoiceStatus.PAID:
                 events.record("invoice.paid", final, customer_id=final.customer_id)

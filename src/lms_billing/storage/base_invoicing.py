@@ -46,12 +46,31 @@ class CouponRepository(Repository[Coupon], Protocol):
         """Store who redeemed the coupon (for per-customer limits)."""
         ...
 
+    def lock_customer(self, customer_id: str) -> None:
+        """Serialise coupon redemptions by ``customer_id`` until the transaction ends, so
+        the per-customer limit and the first-purchase rule are checked against every
+        redemption committed before (PostgreSQL: a transaction-scoped advisory lock; SQLite:
+        ``BEGIN IMMEDIATE`` already serialises writers; memory: a lock row that makes the
+        later of two concurrent units of work fail at commit)."""
+        ...
+
     def redemption_count(self, coupon_id: str, customer_id: str) -> int:
         """How many times ``customer_id`` has redeemed ``coupon_id``."""
         ...
 
-    def release_invoice_redemptions(self, invoice_id: str) -> builtins.list[CouponRedemption]:
-        """Undo the redemptions recorded for a deleted draft (counts go back down)."""
+    def customer_redemptions(self, customer_id: str) -> builtins.list[CouponRedemption]:
+        """Every redemption by ``customer_id`` still counted, oldest first."""
+        ...
+
+    def invoice_redemptions(self, invoice_id: str) -> builtins.list[CouponRedemption]:
+        """The redemptions recorded on ``invoice_id``, oldest first."""
+        ...
+
+    def release_invoice_redemptions(
+        self, invoice_id: str, *, coupon_id: str | None = None
+    ) -> builtins.list[CouponRedemption]:
+        """Undo the redemptions recorded for a draft (all of them when it is deleted, or
+        those of ``coupon_id`` when that coupon is removed): counts go back down."""
         ...
 
 

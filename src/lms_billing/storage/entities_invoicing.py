@@ -26,6 +26,16 @@ class NumberingCounter(BaseModel):
     last_value: int
 
 
+class RedemptionLock(BaseModel):
+    """The memory backend's per-customer redemption lock: a row every redemption by that
+    customer rewrites, so two concurrent ones conflict at commit (SQL uses a lock instead)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str = Field(description="The customer id.")
+    redemptions: int = 0
+
+
 def _coupon_columns(coupon: Coupon) -> dict[str, Any]:
     return {
         "id": coupon.id,
@@ -186,6 +196,13 @@ NUMBERING_COUNTERS: EntitySpec[NumberingCounter] = EntitySpec(
     key_columns=_counter_columns,
 )
 
+REDEMPTION_LOCKS: EntitySpec[RedemptionLock] = EntitySpec(
+    table="coupon_redemption_locks",
+    model=RedemptionLock,
+    label="coupon redemption lock",
+    key_columns=lambda lock: {"id": lock.id},
+)
+
 __all__ = [
     "BALANCE_TRANSACTIONS",
     "COUPONS",
@@ -195,5 +212,7 @@ __all__ = [
     "NUMBERING_COUNTERS",
     "PROMOTION_CODES",
     "RECEIPTS",
+    "REDEMPTION_LOCKS",
     "NumberingCounter",
+    "RedemptionLock",
 ]

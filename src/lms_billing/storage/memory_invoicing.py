@@ -30,7 +30,9 @@ from lms_billing.storage.entities_invoicing import (
     NUMBERING_COUNTERS,
     PROMOTION_CODES,
     RECEIPTS,
+    REDEMPTION_LOCKS,
     NumberingCounter,
+    RedemptionLock,
 )
 from lms_billing.storage.memory import _Deletable, _MemoryRepository
 from lms_billing.storage.queries import (
@@ -53,6 +55,13 @@ class MemoryRedemptionRepository(_Deletable[CouponRedemption]):
             self._load(i, row)
             for i, row in sorted(self._view().items())
             if row.columns.get("invoice_id") == invoice_id
+        ]
+
+    def for_customer(self, customer_id: str) -> list[CouponRedemption]:
+        return [
+            self._load(i, row)
+            for i, row in sorted(self._view().items())
+            if row.columns.get("customer_id") == customer_id
         ]
 
     def count(self, coupon_id: str, customer_id: str) -> int:
@@ -78,16 +87,43 @@ class MemoryPromotionCodeRepository(_MemoryRepository[PromotionCode], PromotionC
         self.update(code.model_copy(update={"times_redeemed": max(0, code.times_redeemed - 1)}))
 
 
+class MemoryRedemptionLockRepository(_MemoryRepository[RedemptionLock]):
+    def __init__(self, uow: MemoryUnitOfWork) -> None:
+        super().__init__(uow, REDEMPTION_LOCKS)
+
+    def touch(self, customer_id: str) -> None:
+        """Rewrite the customer's lock row once per unit of work: a concurrent unit of work
+        that touched it too fails at commit (``StaleVersionError`` / ``AlreadyExistsError``)."""
+        if customer_id in self._pending:
+            return
+        lock = self.get_or_none(customer_id)
+        if lock is None:
+            self.add(RedemptionLock(id=customer_id, redemptions=1))
+        else:
+            self.update(lock.model_copy(update={"redemptions": lock.redemptions + 1}))
+
+
 class MemoryCouponRepository(_MemoryRepository[Coupon], CouponQueries):
     def __init__(
         self,
         uow: MemoryUnitOfWork,
         redemptions: MemoryRedemptionRepository,
         codes: MemoryPromotionCodeRepository,
+        locks: MemoryRedemptionLockRepository,
     ) -> None:
         super().__init__(uow, COUPONS)
         self._redemptions = redemptions
         self._codes = codes
+        self._locks = locks
+
+    def lock_customer(self, customer_id: str) -> None:
+        self._locks.touch(customer_id)
+
+    def customer_redemptions(self, customer_id: str) -> builtins.list[CouponRedemption]:
+        return self._redemptions.for_customer(customer_id)
+
+    def invoice_redemptions(self, invoice_id: str) -> builtins.list[CouponRedemption]:
+        return self._redemptions.for_invoice(invoice_id)
 
     def redeem(self, coupon_id: str) -> Coupon:
         coupon = self.get(coupon_id)
@@ -103,8 +139,14 @@ class MemoryCouponRepository(_MemoryRepository[Coupon], CouponQueries):
     def redemption_count(self, coupon_id: str, customer_id: str) -> int:
         return self._redemptions.count(coupon_id, customer_id)
 
-    def release_invoice_redemptions(self, invoice_id: str) -> builtins.list[CouponRedemption]:
-        released = self._redemptions.for_invoice(invoice_id)
+    def release_invoice_redemptions(
+        self, invoice_id: str, *, coupon_id: str | None = None
+    ) -> builtins.list[CouponRedemption]:
+        released = [
+            r
+            for r in self._redemptions.for_invoice(invoice_id)
+            if coupon_id is None or r.coupon_id == coupon_id
+        ]
         for redemption in released:
             coupon = self.get(redemption.coupon_id)
             times = max(0, coupon.times_redeemed - 1)
@@ -173,8 +215,11 @@ class MemoryInvoicing:
 
     def __init__(self, uow: MemoryUnitOfWork) -> None:
         self.redemptions = MemoryRedemptionRepository(uow, COUPON_REDEMPTIONS)
+        self.redemption_locks = MemoryRedemptionLockRepository(uow)
         self.promotion_codes = MemoryPromotionCodeRepository(uow, PROMOTION_CODES)
-        self.coupons = MemoryCouponRepository(uow, self.redemptions, self.promotion_codes)
+        self.coupons = MemoryCouponRepository(
+            uow, self.redemptions, self.promotion_codes, self.redemption_locks
+        )
         self.invoices = MemoryInvoiceRepository(uow, INVOICES)
         self.credit_notes = MemoryCreditNoteRepository(uow, CREDIT_NOTES)
         self.receipts = MemoryReceiptRepository(uow, RECEIPTS)
@@ -188,6 +233,7 @@ class MemoryInvoicing:
             self.promotion_codes,
             self.invoices,
             self.redemptions,
+            self.redemption_locks,
             self.credit_notes,
             self.receipts,
             self.numbering,

@@ -15,7 +15,11 @@ from lms_billing.domain.discounts import (
     apply_discounts,
     order_coupons,
 )
-from lms_billing.errors import CouponCurrencyMismatchError, CouponNotStackableError
+from lms_billing.errors import (
+    CouponAlreadyAppliedError,
+    CouponCurrencyMismatchError,
+    CouponNotStackableError,
+)
 from lms_billing.errors import ValidationError as BillingValidationError
 from lms_billing.money import RoundingMode
 
@@ -58,8 +62,10 @@ def test_non_stackable_coupon_cannot_combine() -> None:
 
 
 def test_same_coupon_twice_is_rejected() -> None:
-    with pytest.raises(BillingValidationError):
-        order_coupons([PCT20, PCT20])
+    with pytest.raises(CouponAlreadyAppliedError) as caught:
+        order_coupons([PCT20, OFF500, PCT20])
+    assert caught.value.details == {"coupons": ["pct20"]}
+    assert not isinstance(caught.value, BillingValidationError)  # a coupon error, not bad input
 
 
 def test_amount_larger_than_subtotal_clamps_to_zero_total() -> None:

@@ -52,6 +52,8 @@ M = TypeVar("M", bound=BaseModel)
 
 # Second int4 namespace for customer-balance advisory locks (the first is idempotency keys).
 BALANCE_LOCK_NAMESPACE = ADVISORY_LOCK_NAMESPACE + 1
+# Third: one lock per customer for coupon redemptions (per-customer and first-purchase rules).
+REDEMPTION_LOCK_NAMESPACE = ADVISORY_LOCK_NAMESPACE + 2
 
 
 class _Repo(_SqlRepository[M]):
@@ -114,6 +116,10 @@ class SqlRedemptionRepository(_Repo[CouponRedemption]):
         query = self._select().where(self._table.c.invoice_id == invoice_id)
         return [self._rebuild(row) for row in self._conn.execute(query.order_by("id"))]
 
+    def for_customer(self, customer_id: str) -> list[CouponRedemption]:
+        query = self._select().where(self._table.c.customer_id == customer_id)
+        return [self._rebuild(row) for row in self._conn.execute(query.order_by("id"))]
+
     def count(self, coupon_id: str, customer_id: str) -> int:
         table = self._table
         query = sa.select(sa.func.count()).where(
@@ -142,11 +148,33 @@ class SqlCouponRepository(_Counted[Coupon], CouponQueries):
     def record_redemption(self, redemption: CouponRedemption) -> None:
         self._redemptions.add(redemption)
 
+    def lock_customer(self, customer_id: str) -> None:
+        if self._conn.dialect.name == "postgresql":
+            # Held until commit or rollback. The checks that follow run as new statements
+            # under READ COMMITTED, so they see what the previous lock holder committed.
+            key = sa.func.hashtext(customer_id)
+            self._conn.execute(
+                sa.select(sa.func.pg_advisory_xact_lock(REDEMPTION_LOCK_NAMESPACE, key))
+            )
+        # SQLite: BEGIN IMMEDIATE already holds the database's single write lock.
+
     def redemption_count(self, coupon_id: str, customer_id: str) -> int:
         return self._redemptions.count(coupon_id, customer_id)
 
-    def release_invoice_redemptions(self, invoice_id: str) -> builtins.list[CouponRedemption]:
-        released = self._redemptions.for_invoice(invoice_id)
+    def customer_redemptions(self, customer_id: str) -> builtins.list[CouponRedemption]:
+        return self._redemptions.for_customer(customer_id)
+
+    def invoice_redemptions(self, invoice_id: str) -> builtins.list[CouponRedemption]:
+        return self._redemptions.for_invoice(invoice_id)
+
+    def release_invoice_redemptions(
+        self, invoice_id: str, *, coupon_id: str | None = None
+    ) -> builtins.list[CouponRedemption]:
+        released = [
+            r
+            for r in self._redemptions.for_invoice(invoice_id)
+            if coupon_id is None or r.coupon_id == coupon_id
+        ]
         for redemption in released:
             self._count(redemption.coupon_id, -1)
             if redemption.promotion_code_id is not None:

@@ -312,8 +312,28 @@ class TaxLine(BaseModel):
     inclusive: bool = False
 
 
+class VatIdCheck(BaseModel):
+    """A VAT id verification (a VIES answer), kept as audit evidence: who was checked, when,
+    by whom (``requester``) and the consultation number VIES gives to a qualified query."""
+
+    model_config = ConfigDict(frozen=True)
+
+    vat_id: str
+    valid: bool
+    checked_on: date | None = None
+    name: str | None = None
+    address: str | None = None
+    request_identifier: str | None = None
+    requester: str | None = None
+    source: str = "vies"
+
+
 class TaxResult(BaseModel):
-    """An engine's answer. ``needs_review`` means: do not finalize without a person."""
+    """An engine's answer. ``needs_review`` means: do not finalize without a person.
+
+    ``vat_id_checks`` are the verifications the decision relied on (keep them with the
+    invoice: the VIES consultation number proves the buyer's VAT id was checked).
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -322,6 +342,7 @@ class TaxResult(BaseModel):
     notes: tuple[str, ...] = ()
     needs_review: bool = False
     review_reasons: tuple[str, ...] = ()
+    vat_id_checks: tuple[VatIdCheck, ...] = ()
 
     @property
     def total_tax(self) -> int:
@@ -349,5 +370,6 @@ __all__ = [
     "TaxRequest",
     "TaxResult",
     "TaxRounding",
+    "VatIdCheck",
     "tax_country",
 ]

@@ -30,6 +30,7 @@ from lms_billing.domain.tax import (
     TaxReason,
     TaxRequest,
     TaxResult,
+    VatIdCheck,
 )
 from lms_billing.errors import ConfigurationError, ProviderUnavailableError
 from lms_billing.tax._common import (
@@ -96,19 +97,21 @@ class EuVatEngine:
                 self.name, request, uniform(request, country, "vat", ZERO, TaxReason.EXEMPT)
             )
 
-        business, reasons = self._business_buyer(request)
+        business, reasons, checks = self._business_buyer(request)
         if reasons:
-            return review(self.name, reasons)
+            return review(self.name, reasons).model_copy(update={"vat_id_checks": checks})
         seller = request.seller
         if business:
             if seller.country != country:
                 decisions = uniform(
                     request, country, "vat", ZERO, TaxReason.REVERSE_CHARGE, reverse_charge=True
                 )
-                return finish(self.name, request, decisions, notes=(REVERSE_CHARGE_NOTE,))
-            if not self._registered(request, country):
-                return review(self.name, (_unregistered_domestic(country),))
-            return finish(self.name, request, self._rated(request, country, period))
+                result = finish(self.name, request, decisions, notes=(REVERSE_CHARGE_NOTE,))
+            elif not self._registered(request, country):
+                result = review(self.name, (_unregistered_domestic(country),))
+            else:
+                result = finish(self.name, request, self._rated(request, country, period))
+            return result.model_copy(update={"vat_id_checks": checks})
 
         assessment = assess_location(
             request.evidence,
@@ -148,32 +151,42 @@ class EuVatEngine:
 
     # -- rules ------------------------------------------------------------------------------
 
-    def _business_buyer(self, request: TaxRequest) -> tuple[bool, tuple[str, ...]]:
+    def _business_buyer(
+        self, request: TaxRequest
+    ) -> tuple[bool, tuple[str, ...], tuple[VatIdCheck, ...]]:
+        """Whether the buyer is a business, review reasons, and the VAT id checks made."""
         customer = request.customer
         tax_id = find_tax_id(customer, ("eu_vat",))
         if tax_id is None:
             if self_accounts(customer):
                 # Art. 196 needs a buyer identified for VAT in another member state: a flag
                 # on the customer is not evidence of that.
-                return False, (
-                    f"reverse_charge_without_vat_id: {customer.country} (tax_exempt='reverse' "
-                    "needs the buyer's EU VAT id; add it, or clear the flag to charge VAT)",
+                return (
+                    False,
+                    (
+                        f"reverse_charge_without_vat_id: {customer.country} (tax_exempt="
+                        "'reverse' needs the buyer's EU VAT id; add it, or clear the flag to "
+                        "charge VAT)",
+                    ),
+                    (),
                 )
-            return False, ()
+            return False, (), ()
         vat_id = parse_eu_vat_id(tax_id.value)  # raises InvalidTaxIdError when malformed
         if vat_id.country != customer.country:
-            return False, (
-                f"vat_id_country_mismatch: vat_id={vat_id.compact}, customer={customer.country}",
+            mismatch = (
+                f"vat_id_country_mismatch: vat_id={vat_id.compact}, customer={customer.country}"
             )
+            return False, (mismatch,), ()
         if self._validator is None:
-            return True, ()
+            return True, (), ()
         try:
             check = self._validator.check(vat_id)
         except ProviderUnavailableError as exc:
-            return False, (f"vat_id_unverified: {vat_id.compact} ({exc.message})",)
+            return False, (f"vat_id_unverified: {vat_id.compact} ({exc.message})",), ()
         if not check.valid:
-            return False, (f"vat_id_invalid: {vat_id.compact} is not registered in VIES",)
-        return True, ()
+            invalid = f"vat_id_invalid: {vat_id.compact} is not registered in VIES"
+            return False, (invalid,), (check,)
+        return True, (), (check,)
 
     def _home_country_rule(self, request: TaxRequest) -> bool:
         """Art. 59c: an EU-established seller under the EUR 10,000 threshold (last year and

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
 from types import ModuleType
 from typing import Any, Protocol, runtime_checkable
 
@@ -23,7 +22,7 @@ from stdnum.gb import vat as gb_vat
 from stdnum.jp import cn as jp_cn
 from stdnum.no import mva as no_mva
 
-from lms_billing.domain.tax import EU_MEMBER_STATES
+from lms_billing.domain.tax import EU_MEMBER_STATES, VatIdCheck
 from lms_billing.errors import InvalidTaxIdError
 
 # VAT id prefixes that differ from ISO 3166: Greece is "EL"; "XI" is Northern Ireland (goods).
@@ -95,18 +94,6 @@ def validate_tax_id(tax_id_type: str, value: str) -> str:
         ) from exc
 
 
-@dataclass(frozen=True, slots=True)
-class VatIdCheck:
-    """A VIES answer, kept as audit evidence: who was checked, when, and the consultation id."""
-
-    vat_id: str
-    valid: bool
-    checked_on: date | None = None
-    name: str | None = None
-    address: str | None = None
-    request_identifier: str | None = None
-
-
 @runtime_checkable
 class VatIdValidator(Protocol):
     """Checks that an EU VAT id is registered (VIES or a fake)."""
@@ -120,7 +107,7 @@ class FormatOnlyValidator:
     """Accepts every well-formed id: for offline use, when VIES is checked elsewhere."""
 
     def check(self, vat_id: EuVatId) -> VatIdCheck:
-        return VatIdCheck(vat_id=vat_id.compact, valid=True)
+        return VatIdCheck(vat_id=vat_id.compact, valid=True, source="format_only")
 
 
 __all__ = [

@@ -1,8 +1,10 @@
 """Live VAT id checks against VIES, the EU's VAT Information Exchange System (REST API).
 
 Needs ``requests`` (installed with the ``stripe`` extra). Plug it into the EU engine:
-``EuVatEngine(validator=ViesRestValidator())``. Every answer is a
-:class:`~lms_billing.tax.vat_ids.VatIdCheck`; keep its ``request_identifier`` as audit evidence.
+``EuVatEngine(validator=ViesRestValidator(requester_vat_id="IE6388047V"))``. Every answer is a
+:class:`~lms_billing.domain.tax.VatIdCheck`; the engine puts it on its result
+(``TaxResult.vat_id_checks``). Its ``request_identifier`` (given only to queries that name the
+requester) is the audit evidence.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 import requests
 
 from lms_billing.errors import ProviderInvalidRequestError, ProviderUnavailableError
-from lms_billing.tax.vat_ids import EuVatId, VatIdCheck
+from lms_billing.tax.vat_ids import EuVatId, VatIdCheck, parse_eu_vat_id
 
 VIES_REST_URL = "https://ec.europa.eu/taxation_customs/vies/rest-api"
 
@@ -34,18 +36,24 @@ class ViesRestValidator:
 
     :param session: a ``requests.Session`` (pass one with retries or a proxy); a new one if
         omitted.
+    :param requester_vat_id: the seller's own EU VAT id. VIES only returns a consultation
+        number (``requestIdentifier``, the proof of the check for an audit) to a query that
+        names its requester (``requesterMemberStateCode`` / ``requesterNumber``).
     :param base_url: the VIES REST base URL.
     :param timeout: seconds before the call counts as unavailable.
+    :raises InvalidTaxIdError: ``requester_vat_id`` is not a well-formed EU VAT id.
     """
 
     def __init__(
         self,
         session: requests.Session | None = None,
         *,
+        requester_vat_id: str | None = None,
         base_url: str = VIES_REST_URL,
         timeout: float = 10.0,
     ) -> None:
         self._session = session or requests.Session()
+        self._requester = None if requester_vat_id is None else parse_eu_vat_id(requester_vat_id)
         self._url = base_url.rstrip("/") + "/check-vat-number"
         self._timeout = timeout
 
@@ -56,6 +64,9 @@ class ViesRestValidator:
         :raises ProviderInvalidRequestError: VIES rejected the input.
         """
         body = {"countryCode": vat_id.prefix, "vatNumber": vat_id.number}
+        if self._requester is not None:
+            body["requesterMemberStateCode"] = self._requester.prefix
+            body["requesterNumber"] = self._requester.number
         try:
             response = self._session.post(self._url, json=body, timeout=self._timeout)
         except requests.RequestException as exc:
@@ -96,6 +107,7 @@ class ViesRestValidator:
             name=_vies_text(payload.get("name")),
             address=_vies_text(payload.get("address")),
             request_identifier=_vies_text(payload.get("requestIdentifier")),
+            requester=None if self._requester is None else self._requester.compact,
         )
 
 

@@ -40,7 +40,13 @@ class FakeVies:
         self.checked.append(vat_id.compact)
         if self.down:
             raise ProviderUnavailableError("MS_UNAVAILABLE", provider="vies")
-        return VatIdCheck(vat_id=vat_id.compact, valid=self.valid)
+        return VatIdCheck(
+            vat_id=vat_id.compact,
+            valid=self.valid,
+            checked_on=date(2025, 9, 1),
+            request_identifier="WAPIAAAAZ8x1" if self.valid else None,
+            requester="DE136695976",
+        )
 
 
 def test_handles_only_eu_customers(make_request: MakeRequest) -> None:
@@ -73,6 +79,9 @@ def test_b2b_in_another_member_state_is_reverse_charged(make_request: MakeReques
     result = EuVatEngine(validator=vies).calculate(request)
     assert vies.checked == [FR_VAT]
     assert result.notes == ("Reverse charge",)
+    # The VIES answer the reverse charge relies on travels with the result (audit evidence).
+    (check,) = result.vat_id_checks
+    assert (check.vat_id, check.valid, check.request_identifier) == (FR_VAT, True, "WAPIAAAAZ8x1")
     (line,) = result.lines
     assert line.reverse_charge and line.reason == "reverse_charge"
     assert (line.jurisdiction, line.tax_amount, line.taxable_amount) == ("FR", 0, 10_000)
@@ -126,6 +135,8 @@ def test_vies_failures_need_review_not_a_guess(
     result = EuVatEngine(validator=vies).calculate(make_request(tax_ids=[("eu_vat", FR_VAT)]))
     assert result.needs_review and result.lines == ()
     assert result.review_reasons[0].startswith(reason)
+    # A negative VIES answer is evidence too; an outage gives none.
+    assert [c.valid for c in result.vat_id_checks] == ([] if vies.down else [False])
 
 
 @pytest.mark.parametrize(

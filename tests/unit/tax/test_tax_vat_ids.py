@@ -69,16 +69,47 @@ def test_vies_valid_answer_is_recorded_as_evidence() -> None:
             "traderCompanyTypeMatch": "NOT_PROCESSED",
         },
     )
-    check = ViesRestValidator().check(parse_eu_vat_id("FR40303265045"))
+    # VIES returns a consultation number only to a query that names its requester.
+    validator = ViesRestValidator(requester_vat_id="IE 6388047V")
+    check = validator.check(parse_eu_vat_id("FR40303265045"))
     body = responses.calls[0].request.body
     assert isinstance(body, bytes | str)
     assert json.loads(body) == {
         "countryCode": "FR",
         "vatNumber": "40303265045",
+        "requesterMemberStateCode": "IE",
+        "requesterNumber": "6388047V",
     }
     assert check.valid and check.vat_id == "FR40303265045"
     assert check.checked_on == date(2025, 9, 1)
     assert (check.name, check.request_identifier) == ("SA ODIGEO", "WAPIAAAAZ8x1")
+    assert (check.requester, check.source) == ("IE6388047V", "vies")
+
+
+@responses.activate
+def test_vies_without_a_requester_gives_no_consultation_number() -> None:
+    responses.post(
+        CHECK_URL,
+        json={
+            "countryCode": "FR",
+            "vatNumber": "40303265045",
+            "requestDate": "2025-09-01T10:15:42.123Z",
+            "valid": True,
+            "requestIdentifier": "",
+            "name": "SA ODIGEO",
+            "address": "1 RUE DU PONT\n75001 PARIS",
+        },
+    )
+    check = ViesRestValidator().check(parse_eu_vat_id("FR40303265045"))
+    body = responses.calls[0].request.body
+    assert isinstance(body, bytes | str)
+    assert json.loads(body) == {"countryCode": "FR", "vatNumber": "40303265045"}
+    assert check.valid and check.request_identifier is None and check.requester is None
+
+
+def test_a_malformed_requester_vat_id_is_rejected_up_front() -> None:
+    with pytest.raises(InvalidTaxIdError):
+        ViesRestValidator(requester_vat_id="IE123")
 
 
 @responses.activate

@@ -4,8 +4,9 @@
                                      [--workers N]
 
 Seeds N active monthly subscriptions that are all due (setup, not timed), then times one
-full billing run in child processes (``--workers``, default 1; each child's peak RSS is the
-run's own) and, on the same database, the floor: SQLAlchemy Core ``executemany`` of the same
+full billing run in fresh child processes (``--workers``, default 1; each child resets its
+RSS high-water mark before the run, so the peak printed is the run's own, not the seeder's)
+and, on the same database, the floor: SQLAlchemy Core ``executemany`` of the same
 number of invoice and invoice-line rows, ``--batch-size`` rows per transaction. Prints
 invoices per second, the run's peak memory and the ratio run / floor (target: within 3x;
 memory flat in N). Use a fresh, empty PostgreSQL database. Nothing here asserts a time.
@@ -17,6 +18,7 @@ import argparse
 import multiprocessing
 import os
 import resource
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -82,6 +84,45 @@ def _seed(url: str, count: int) -> None:
     storage.close()
 
 
+def _status_kib(field: str) -> int | None:
+    """A ``/proc/self/status`` figure in KiB (``VmRSS``, ``VmHWM``); ``None`` off Linux."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith(f"{field}:"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def _reset_peak_rss() -> int:
+    """Reset this process's RSS high-water mark to its current RSS and return that (KiB).
+
+    ``getrusage().ru_maxrss`` cannot be used: a spawned child inherits the parent's maximum
+    (the seeding process, which held every row), so it printed the seeder's peak. Linux
+    resets ``VmHWM`` when ``5`` is written to ``/proc/self/clear_refs``; elsewhere the
+    figure falls back to ``ru_maxrss`` (an upper bound)."""
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as clear:
+            clear.write("5")
+    except OSError:
+        pass
+    current = _status_kib("VmRSS")
+    return current if current is not None else _maxrss_kib()
+
+
+def _peak_rss() -> int:
+    """The RSS high-water mark since :func:`_reset_peak_rss` (KiB)."""
+    peak = _status_kib("VmHWM")
+    return peak if peak is not None else _maxrss_kib()
+
+
+def _maxrss_kib() -> int:
+    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return maxrss // 1024 if sys.platform == "darwin" else maxrss  # bytes on macOS
+
+
 def _run(url: str, batch_size: int, queue: Any) -> None:
     from lms_billing.clock import SystemClock
     from lms_billing.plugins.manager import PluginHost, get_plugin_manager
@@ -94,11 +135,11 @@ def _run(url: str, batch_size: int, queue: Any) -> None:
         plugins=PluginHost(get_plugin_manager(load_entrypoints=False)),
         clock=SystemClock(),
     )
-    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    baseline = _reset_peak_rss()
     started = time.time()  # wall clock: comparable across worker processes
     result = run_billing(ctx, RUN_AT, batch_size=batch_size, worker_id=f"bench-{os.getpid()}")
     finished = time.time()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    peak = _peak_rss()
     storage.close()
     queue.put((started, finished, result.invoices_created, baseline, peak))
 
@@ -183,10 +224,14 @@ def main() -> None:
         elapsed = max(r[1] for r in reports) - min(r[0] for r in reports)
         created = sum(r[2] for r in reports)
         baseline, peak = max(r[3] for r in reports), max(r[4] for r in reports)
+        growth = max(r[4] - r[3] for r in reports)
         floor = _floor(url, created, args.batch_size)
     rate = created / elapsed
     print(f"billing run: {created:,} invoices in {elapsed:.1f} s = {rate:,.0f} invoices/s")
-    print(f"peak RSS per run process: {peak / 1024:.0f} MiB (at start {baseline / 1024:.0f} MiB)")
+    print(
+        f"peak RSS per run process: {peak / 1024:.0f} MiB (at start {baseline / 1024:.0f} MiB, "
+        f"growth during the run {growth / 1024:.1f} MiB)"
+    )
     print(
         f"floor (Core executemany of the same rows): {floor:.1f} s = {created / floor:,.0f} rows/s"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -12,9 +13,15 @@ from lms_billing.domain.catalog import Price
 from lms_billing.domain.customers import Customer
 from lms_billing.domain.events import Event
 from lms_billing.domain.invoices import Invoice
+from lms_billing.domain.subscriptions import Subscription
 from lms_billing.hookspecs import hookimpl
 from lms_billing.services._context import ServiceContext
-from lms_billing.services.collection import Collector, OutOfBandCollector
+from lms_billing.services.collection import (
+    CollectionOutcome,
+    CollectionResult,
+    Collector,
+    OutOfBandCollector,
+)
 from lms_billing.services.subscriptions import SubscriptionService
 from lms_billing.storage.base import MAX_LIST_LIMIT
 
@@ -115,8 +122,37 @@ def make_shop(
     return Shop(billing, clock, service, customer, basic, pro, yearly, seats, log)
 
 
-def billing_worker(url: str, at_iso: str, worker_id: str, batch_size: int) -> dict[str, Any]:
-    """One worker process of a shared billing run (a spawn target: top-level, picklable)."""
+class RecordingCollector:
+    """Attempts nothing (like ``NoopCollector``) but records which subscriptions it saw,
+    optionally taking ``delay`` seconds per invoice so concurrent workers interleave."""
+
+    def __init__(self, delay: float = 0.0) -> None:
+        self.delay = delay
+        self.subscription_ids: list[str] = []
+
+    def collect(
+        self, invoice: Invoice, subscription: Subscription, now: datetime
+    ) -> CollectionResult:
+        self.subscription_ids.append(subscription.id)
+        if self.delay:
+            time.sleep(self.delay)
+        return CollectionResult(invoice, CollectionOutcome.PENDING)
+
+
+def billing_worker(
+    url: str,
+    at_iso: str,
+    worker_id: str,
+    batch_size: int,
+    start: Any = None,
+    delay: float = 0.0,
+) -> dict[str, Any]:
+    """One worker process of a shared billing run (a spawn target: top-level, picklable).
+
+    Returns the run's counts plus ``billed``: the subscriptions this worker invoiced (seen by
+    its collector). ``start`` (a ``multiprocessing`` barrier proxy) makes every worker begin
+    at once, after its imports; ``delay`` slows each invoice so batches interleave.
+    """
     from lms_billing.clock import SystemClock
     from lms_billing.plugins.manager import PluginHost, get_plugin_manager
     from lms_billing.services.billing_run import run_billing
@@ -129,9 +165,16 @@ def billing_worker(url: str, at_iso: str, worker_id: str, batch_size: int) -> di
             plugins=PluginHost(get_plugin_manager(load_entrypoints=False)),
             clock=SystemClock(),
         )
+        collector = RecordingCollector(delay)
+        if start is not None:
+            start.wait()
         result = run_billing(
-            ctx, datetime.fromisoformat(at_iso), batch_size=batch_size, worker_id=worker_id
+            ctx,
+            datetime.fromisoformat(at_iso),
+            batch_size=batch_size,
+            worker_id=worker_id,
+            collector=collector,
         )
-        return result.model_dump(mode="json")
+        return {**result.model_dump(mode="json"), "billed": collector.subscription_ids}
     finally:
         storage.close()

@@ -3,6 +3,7 @@ every subscription renews exactly once and invoice numbers stay unique and gap-f
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 from collections import Counter
 from datetime import UTC, datetime
@@ -57,13 +58,25 @@ def _seed(url: str) -> None:
 def test_four_processes_renew_every_subscription_exactly_once(postgres_url: str) -> None:
     _seed(postgres_url)
     spawn = multiprocessing.get_context("spawn")
-    with spawn.Pool(WORKERS) as pool:
+    with spawn.Manager() as manager, spawn.Pool(WORKERS) as pool:
+        start = manager.Barrier(WORKERS)  # every worker starts once all have imported
         results = pool.starmap(
             billing_worker,
-            [(postgres_url, RUN_AT.isoformat(), f"worker-{n}", 20) for n in range(WORKERS)],
+            [
+                (postgres_url, RUN_AT.isoformat(), f"worker-{n}", 20, start, 0.002)
+                for n in range(WORKERS)
+            ],
         )
     assert sum(r["renewed"] for r in results) == SUBSCRIPTIONS
     assert sum(r["claimed"] for r in results) == SUBSCRIPTIONS
+    # The work was really shared: several workers billed, none billed what another did,
+    # and together they billed every subscription.
+    billed = [set(r["billed"]) for r in results]
+    assert all(len(ids) == len(r["billed"]) for ids, r in zip(billed, results, strict=True))
+    assert sum(1 for ids in billed if ids) >= 2, [len(ids) for ids in billed]
+    assert all(not (a & b) for a, b in itertools.combinations(billed, 2))
+    assert set().union(*billed) == {f"sub_{n:04d}" for n in range(SUBSCRIPTIONS)}
+    assert [len(ids) for ids in billed] == [r["invoices_created"] for r in results]
 
     storage = open_storage(postgres_url)
     try:

@@ -17,7 +17,7 @@ from typing import Annotated, Self, TypeVar
 from pydantic import AfterValidator, BaseModel, ConfigDict, model_validator
 
 from lms_billing.clock import ensure_aware
-from lms_billing.domain.catalog import Interval
+from lms_billing.domain.catalog import Interval, check_interval_count
 from lms_billing.errors import InvalidIntervalError, InvalidSubscriptionError, ValidationError
 
 E = TypeVar("E", bound=StrEnum)
@@ -85,12 +85,18 @@ def _whole_seconds(delta: timedelta) -> int:
     return delta // timedelta(seconds=1)
 
 
-def _check_count(count: int) -> int:
-    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-        raise InvalidIntervalError(
-            f"interval_count must be a positive integer, got {count!r}.", interval_count=count
-        )
-    return count
+def _check_count(unit: Interval, count: int) -> int:
+    # Positive and at most three years (Stripe's limit), so boundaries stay in range.
+    return check_interval_count(unit, count)
+
+
+def _out_of_range(start: datetime, unit: Interval, steps: int) -> InvalidIntervalError:
+    return InvalidIntervalError(
+        f"{steps} {unit.value}(s) from {start.isoformat()} is outside the supported dates.",
+        anchor=start.isoformat(),
+        interval=unit.value,
+        steps=steps,
+    )
 
 
 def _check_interval(interval: Interval | str) -> Interval:
@@ -117,18 +123,26 @@ def add_interval(anchor: datetime, interval: Interval | str, count: int, n: int)
     Feb 29 again in leap years. ``n`` may be negative (boundaries before the anchor).
     """
     start = ensure_aware(anchor, name="anchor")
-    return _boundary(start, _check_interval(interval), _check_count(count) * n)
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise InvalidIntervalError(f"n must be an integer, got {n!r}.", n=repr(n))
+    unit = _check_interval(interval)
+    return _boundary(start, unit, _check_count(unit, count) * n)
 
 
 def _boundary(start: datetime, unit: Interval, steps: int) -> datetime:
     # add_interval on inputs already checked (callers computing several boundaries check once).
-    if unit is Interval.DAY:
-        return start + timedelta(days=steps)
-    if unit is Interval.WEEK:
-        return start + timedelta(weeks=steps)
-    if unit is Interval.MONTH:
-        return _add_months(start, steps)
-    return _add_months(start, 12 * steps)
+    # A boundary past year 9999 (or before year 1) is an InvalidIntervalError, never the
+    # ValueError / OverflowError datetime raises.
+    try:
+        if unit is Interval.DAY:
+            return start + timedelta(days=steps)
+        if unit is Interval.WEEK:
+            return start + timedelta(weeks=steps)
+        if unit is Interval.MONTH:
+            return _add_months(start, steps)
+        return _add_months(start, 12 * steps)
+    except (ValueError, OverflowError) as exc:
+        raise _out_of_range(start, unit, steps) from exc
 
 
 def _estimate_index(anchor: datetime, unit: Interval, count: int, at: datetime) -> int:
@@ -155,7 +169,7 @@ def _locate(
     start = ensure_aware(anchor, name="anchor")
     moment = ensure_aware(at, name="at")
     unit = _check_interval(interval)
-    _check_count(count)
+    _check_count(unit, count)
     k = _estimate_index(start, unit, count, moment)
     low = _boundary(start, unit, count * k)
     # The estimate is off by at most one because of month-end clamping and time of day.
@@ -201,11 +215,16 @@ def calendar_anchor(start: datetime, interval: Interval | str) -> datetime:
         step = timedelta(weeks=1)
     elif unit is Interval.MONTH:
         boundary = midnight.replace(day=1)
-        return boundary if boundary == moment else _add_months(boundary, 1)
+        return boundary if boundary == moment else _boundary(boundary, unit, 1)
     else:
         boundary = midnight.replace(month=1, day=1)
-        return boundary if boundary == moment else _add_months(boundary, 12)
-    return boundary if boundary == moment else boundary + step
+        return boundary if boundary == moment else _boundary(boundary, unit, 1)
+    if boundary == moment:
+        return boundary
+    try:
+        return boundary + step
+    except OverflowError as exc:
+        raise _out_of_range(boundary, unit, 1) from exc
 
 
 def billing_cycle_anchor(

@@ -67,6 +67,30 @@ class Interval(StrEnum):
     YEAR = "year"
 
 
+MAX_INTERVAL_COUNT: Mapping[Interval, int] = {
+    Interval.DAY: 1095,
+    Interval.WEEK: 156,
+    Interval.MONTH: 36,
+    Interval.YEAR: 3,
+}
+"""The longest interval_count per interval: three years at most, as Stripe allows."""
+
+
+def check_interval_count(interval: Interval, count: int) -> int:
+    """``count`` when it is a positive billing interval of at most three years
+    (:data:`MAX_INTERVAL_COUNT`), else :class:`InvalidIntervalError`."""
+    limit = MAX_INTERVAL_COUNT[interval]
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= limit:
+        raise InvalidIntervalError(
+            f"interval_count for interval={interval.value} must be from 1 to {limit} "
+            f"(three years at most), got {count!r}.",
+            interval=interval.value,
+            interval_count=repr(count),
+            max_interval_count=limit,
+        )
+    return count
+
+
 class TaxBehavior(StrEnum):
     """Whether the amounts already include tax (Stripe's ``tax_behavior``)."""
 
@@ -181,6 +205,11 @@ class Recurring(_Frozen):
                 f"interval_count must be at least 1, got {count}.", interval_count=count
             )
         return count
+
+    @model_validator(mode="after")
+    def _at_most_three_years(self) -> Self:
+        check_interval_count(self.interval, self.interval_count)
+        return self
 
 
 class Tier(_Frozen):
@@ -370,6 +399,7 @@ class Plan(_Frozen):
 
 
 __all__ = [
+    "MAX_INTERVAL_COUNT",
     "TIERED_SCHEMES",
     "CurrencyOption",
     "Interval",
@@ -383,4 +413,5 @@ __all__ = [
     "Recurring",
     "TaxBehavior",
     "Tier",
+    "check_interval_count",
 ]

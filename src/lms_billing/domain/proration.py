@@ -87,15 +87,19 @@ class ProrationItem(BaseModel):
 
 
 def _proration_instant(period: BillingPeriod, proration_date: datetime) -> datetime:
-    moment = ensure_aware(proration_date, name="proration_date").replace(microsecond=0)
-    if not period.start <= moment <= period.end:
+    # Checked as given, then dropped to the whole second (Stripe's timestamps) but never
+    # before the period start: boundaries keep their microseconds (a subscription created
+    # at 10:00:00.7 under the system clock), so a change at 10:00:00.9 prorates the full
+    # period instead of falling "before" it.
+    given = ensure_aware(proration_date, name="proration_date")
+    if not period.start <= given <= period.end:
         raise InvalidSubscriptionError(
             "proration_date must fall within the current billing period.",
-            proration_date=moment.isoformat(),
+            proration_date=given.isoformat(),
             period_start=period.start.isoformat(),
             period_end=period.end.isoformat(),
         )
-    return moment
+    return max(given.replace(microsecond=0), period.start)
 
 
 def unused_fraction(period: BillingPeriod, proration_date: datetime) -> Fraction:

@@ -110,6 +110,9 @@ class BillingRun(BaseModel):
     paused: int = 0
     expired: int = 0
     notices_sent: int = 0
+    stuck: int = Field(
+        default=0, description="Due subscriptions a batch made no progress on (left alone)."
+    )
 
 
 __all__ = [

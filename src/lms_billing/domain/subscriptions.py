@@ -42,6 +42,7 @@ from lms_billing.domain.billing_cycle import (
     first_period,
     parse_enum,
 )
+from lms_billing.domain.catalog import check_interval_count
 from lms_billing.errors import (
     CurrencyMismatchError,
     InvalidIntervalError,
@@ -124,7 +125,10 @@ class PauseCollection(BaseModel):
 
 
 class StatusTransition(BaseModel):
-    """One recorded status change. ``from_status`` is ``None`` for the creation entry."""
+    """One entry of a subscription's history: a status change, or (``from_status ==
+    to_status``) a change that keeps the status, such as scheduling a cancellation at
+    period end, undoing it, pausing or resuming collection, or a plan change; ``cause``
+    names it. ``from_status`` is ``None`` for the creation entry."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -168,6 +172,11 @@ class SubscriptionItem(BaseModel):
                 interval_count=repr(value),
             )
         return value
+
+    @model_validator(mode="after")
+    def _at_most_three_years(self) -> Self:
+        check_interval_count(self.interval, self.interval_count)
+        return self
 
     @property
     def amount(self) -> int:
@@ -283,6 +292,23 @@ def transition(
         if target is SubscriptionStatus.CANCELED:
             changes["canceled_at"] = sub.canceled_at or moment
     return evolve(sub, **changes)
+
+
+def record_change(
+    sub: Subscription, *, cause: str, actor: str, at: datetime, **changes: Any
+) -> Subscription:
+    """Apply ``changes`` (fields) and append a history entry that keeps the status: who
+    did what, when (``cancel_at_period_end_scheduled``, ``collection_paused`` ...)."""
+    moment = ensure_aware(at, name="at")
+    record = StatusTransition(
+        from_status=sub.status, to_status=sub.status, at=moment, cause=cause, actor=actor
+    )
+    return evolve(sub, **changes, history=(*sub.history, record))
+
+
+def status_changes(sub: Subscription) -> tuple[StatusTransition, ...]:
+    """The history entries that changed the status (creation included)."""
+    return tuple(entry for entry in sub.history if entry.from_status is not entry.to_status)
 
 
 # --- creation and trials -------------------------------------------------------------------
@@ -446,8 +472,20 @@ def end_trial(sub: Subscription, *, at: datetime, actor: str = SYSTEM_ACTOR) -> 
 
 
 def advance_period(sub: Subscription, period: BillingPeriod) -> Subscription:
-    """Move to the next billing period (a renewal); a finished collection pause is cleared."""
+    """Move to the next billing period (a renewal); a collection pause whose ``resumes_at``
+    has come is cleared (``history``: ``collection_resumed`` by ``system`` at that time)."""
     pause = collection_paused_at(sub, period.start)
+    ended = sub.pause_collection
+    if pause is None and ended is not None:
+        return record_change(
+            sub,
+            cause="collection_resumed",
+            actor=SYSTEM_ACTOR,
+            at=ended.resumes_at or period.start,
+            current_period_start=period.start,
+            current_period_end=period.end,
+            pause_collection=None,
+        )
     return evolve(
         sub,
         current_period_start=period.start,
@@ -487,6 +525,8 @@ __all__ = [
     "end_trial",
     "evolve",
     "expire_incomplete",
+    "record_change",
     "set_payment_method",
+    "status_changes",
     "transition",
 ]

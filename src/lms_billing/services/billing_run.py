@@ -15,6 +15,7 @@ any number of workers may run at once.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from collections import Counter
@@ -44,11 +45,13 @@ from lms_billing.domain.subscription_records import (
 )
 from lms_billing.domain.subscriptions import (
     SYSTEM_ACTOR,
+    TERMINAL_STATUSES,
+    PauseCollection,
     Subscription,
     SubscriptionStatus,
     activate,
-    evolve,
     expire_incomplete,
+    record_change,
 )
 from lms_billing.errors import ValidationError
 from lms_billing.ids import new_id
@@ -61,6 +64,8 @@ from lms_billing.services._subscription_support import (
 )
 from lms_billing.services.collection import CollectionOutcome, Collector, NoopCollector
 from lms_billing.storage.base import MAX_LIST_LIMIT, UnitOfWork
+
+logger = logging.getLogger("lms_billing.billing_run")
 
 DEFAULT_BATCH_SIZE = 500
 MAX_PERIODS_PER_RUN = 1000  # a guard: catching up more periods than this is a data error
@@ -84,6 +89,7 @@ class BillingRunResult(BaseModel):
     paused: int
     expired: int
     notices_sent: int
+    stuck: int = 0  # due subscriptions left alone after a batch made no progress on them
 
 
 def default_worker_id() -> str:
@@ -103,6 +109,7 @@ class _Counts:
     paused: int = 0
     expired: int = 0
     notices_sent: int = 0
+    stuck: int = 0
 
 
 @dataclass(frozen=True)
@@ -164,19 +171,14 @@ class _Renewer:
             if at >= sub.created_at + INCOMPLETE_EXPIRY:
                 sub = self._expire(sub)
             return record.model_copy(update={"subscription": sub})
+        # A collection pause is *not* cleared up front: each missed period below is invoiced
+        # with the collection in effect at its own start (a catch-up run voids, drafts or
+        # writes off the periods that fell inside the pause, as timely runs would have).
         pause = sub.pause_collection
-        if pause is not None and pause.resumes_at is not None and pause.resumes_at <= at:
-            sub = evolve(sub, pause_collection=None)
-            batch.events.append(
-                _event(
-                    "customer.subscription.collection_resumed",
-                    pause.resumes_at,
-                    sub.customer_id,
-                    subscription_id=sub.id,
-                )
-            )
         notice = trial_will_end_at(sub)
         if notice is not None and not notice_sent and sub.trial_end is not None:
+            # Announced once its time has come; a run claiming the subscription earlier (for
+            # a collection pause ending, say) leaves it due for a later run.
             if notice <= at < sub.trial_end:
                 batch.events.append(
                     _event(
@@ -188,7 +190,8 @@ class _Renewer:
                     )
                 )
                 counts.notices_sent += 1
-            notice_sent = True
+            if notice <= at:
+                notice_sent = True
         items = [p.item for p in pending]
         periods = 0
         while is_due(sub, at):
@@ -219,11 +222,38 @@ class _Renewer:
             )
             if sub.status is not SubscriptionStatus.TRIALING:
                 notice_sent = False
+        if not is_due(sub, at):  # caught up (a MAX_PERIODS_PER_RUN stop ends the pause later)
+            sub = self._end_pause(sub, pause)
         # ``sub`` and ``discounts`` come from validated renewal plans (or the record loaded
         # from storage) and ``notice_sent`` is a bool: no second validation needed.
         return SubscriptionRecord.model_construct(
             subscription=sub, discounts=tuple(discounts), trial_notice_sent=notice_sent
         )
+
+    def _end_pause(self, sub: Subscription, pause: PauseCollection | None) -> Subscription:
+        """Clear a collection pause whose ``resumes_at`` has passed (a renewal after it
+        already did) and announce ``collection_resumed``."""
+        if pause is None or pause.resumes_at is None or pause.resumes_at > self._at:
+            return sub
+        if sub.status in TERMINAL_STATUSES:
+            return sub  # canceled meanwhile: the cancellation ended the pause
+        if sub.pause_collection == pause:  # no renewal since it ended (that would clear it)
+            sub = record_change(
+                sub,
+                cause="collection_resumed",
+                actor=SYSTEM_ACTOR,
+                at=pause.resumes_at,
+                pause_collection=None,
+            )
+        self._batch.events.append(
+            _event(
+                "customer.subscription.collection_resumed",
+                pause.resumes_at,
+                sub.customer_id,
+                subscription_id=sub.id,
+            )
+        )
+        return sub
 
     def _count(self, action: RenewalAction) -> None:
         counts = self._counts
@@ -304,16 +334,21 @@ def _run_batch(
     batch_size: int,
     collector: Collector,
     counts: _Counts,
-    seen: set[str],
+    stuck: set[str],
 ) -> tuple[int, list[Event]]:
-    """One claimed batch in one transaction; returns how many new subscriptions it held."""
+    """One claimed batch in one transaction; returns how many subscriptions it held.
+
+    A subscription still due afterwards (more than :data:`MAX_PERIODS_PER_RUN` periods to
+    catch up) is simply claimed again by a later batch and continues. One that made no
+    progress at all (its ``next_action_at`` unchanged: a data error) joins ``stuck`` and is
+    left out of later claims, so it can neither loop the run nor hide the rows behind it.
+    ``stuck`` stays empty on healthy data: memory does not grow with the number billed.
+    """
     engine = tax_engine(ctx.plugins.tax_engines(), ctx.settings)
     with ctx.storage.unit_of_work() as uow:
-        records = uow.subscriptions.claim_due(at, batch_size)
-        fresh = [r for r in records if r.id not in seen]
+        fresh = uow.subscriptions.claim_due(at, batch_size, exclude=stuck)
         if not fresh:
             return 0, []
-        seen.update(r.id for r in fresh)
         pending = uow.pending_items.for_subscriptions([r.id for r in fresh])
         customers = uow.billing_runs.customers([r.subscription.customer_id for r in fresh])
         # Balances are locked for the whole batch before any number is drawn (lock order).
@@ -332,9 +367,27 @@ def _run_batch(
             uow.invoices.update(invoice)
         for transaction in finisher.balance_transactions:
             uow.customer_balance.add(transaction)
+        for receipt in finisher.add_receipts():
+            batch.events.append(
+                _event(
+                    "receipt.created", receipt.paid_at, receipt.customer_id, receipt_id=receipt.id
+                )
+            )
         uow.subscriptions.update_many(batch.records)
         uow.pending_items.delete(batch.consumed)
         uow.commit()
+    for before, after in zip(fresh, batch.records, strict=True):
+        due = after.next_action_at
+        if due is not None and due <= at and due == before.next_action_at:
+            stuck.add(after.id)
+            counts.stuck += 1
+            logger.error(
+                "Billing run at %s: subscription %s is still due at %s after its renewal "
+                "made no progress; it is left out of this run.",
+                at.isoformat(),
+                after.id,
+                due.isoformat(),
+            )
     counts.batches += 1
     counts.claimed += len(fresh)
     return len(fresh), batch.events
@@ -368,10 +421,10 @@ def run_billing(
         uow.billing_runs.add(run)
         uow.commit()
     counts = _Counts()
-    seen: set[str] = set()
+    stuck: set[str] = set()
     active = collector or NoopCollector()
     while True:
-        done, events = _run_batch(ctx, moment, batch_size, active, counts, seen)
+        done, events = _run_batch(ctx, moment, batch_size, active, counts, stuck)
         for event in events:  # after the commit: sinks never see rolled-back work
             ctx.plugins.emit_event(event)
         if done == 0:

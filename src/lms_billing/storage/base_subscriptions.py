@@ -11,7 +11,7 @@ IMMEDIATE`` already serialises writers, and the memory backend checks versions a
 from __future__ import annotations
 
 import builtins
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -36,9 +36,12 @@ class SubscriptionRepository(Repository[SubscriptionRecord], Protocol):
         starting_after: str | None = None,
     ) -> list[SubscriptionRecord]: ...
 
-    def claim_due(self, at: datetime, limit: int) -> builtins.list[SubscriptionRecord]:
+    def claim_due(
+        self, at: datetime, limit: int, *, exclude: Collection[str] = ()
+    ) -> builtins.list[SubscriptionRecord]:
         """Up to ``limit`` records with ``next_action_at <= at``, earliest first, locked for
-        this unit of work (rows other workers hold are skipped)."""
+        this unit of work (rows other workers hold are skipped), leaving out the ids in
+        ``exclude`` (a billing run's stuck subscriptions; normally empty)."""
         ...
 
     def update_many(self, records: Sequence[SubscriptionRecord]) -> None:

@@ -8,7 +8,7 @@ skips held rows, so two threads sharing a run never renew the same subscription.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -39,9 +39,12 @@ class MemorySubscriptionRepository(_MemoryRepository[SubscriptionRecord], Subscr
     def __init__(self, uow: MemoryUnitOfWork) -> None:
         super().__init__(uow, SUBSCRIPTIONS)
 
-    def claim_due(self, at: datetime, limit: int) -> builtins.list[SubscriptionRecord]:
+    def claim_due(
+        self, at: datetime, limit: int, *, exclude: Collection[str] = ()
+    ) -> builtins.list[SubscriptionRecord]:
         check_limit(limit)
         moment = utc(at)
+        left_out = frozenset(exclude)
         state = self._uow.state
         claimed: builtins.list[SubscriptionRecord] = []
         with state.lock:
@@ -50,6 +53,7 @@ class MemorySubscriptionRepository(_MemoryRepository[SubscriptionRecord], Subscr
                 for entity_id, row in self._view().items()
                 if row.columns["next_action_at"] is not None
                 and row.columns["next_action_at"] <= moment
+                and entity_id not in left_out
             )
             for _, entity_id in due:
                 key = _CLAIM_PREFIX + entity_id

@@ -94,6 +94,23 @@ def test_period_edges() -> None:
     assert proration_items([TEN], [TWENTY], APRIL, APRIL.end) == ()  # zero lines are dropped
 
 
+def test_a_change_in_the_first_second_of_a_sub_second_period_prorates_it_all() -> None:
+    # Under the system clock a subscription starts at e.g. 10:00:00.7; a change 0.2 s later
+    # used to drop to 10:00:00, "before" the period, and fail.
+    start = utc(2026, 3, 1, 10).replace(microsecond=700_000)
+    sub = activate(make_sub(at=start), at=start)
+    change_at = start + timedelta(microseconds=200_000)
+    result = update_items(sub, [TWENTY.model_copy(update={"id": "si_base"})], at=change_at)
+    assert [line.amount for line in result.proration_items] == [-1000, 2000]
+    assert all(line.period_start == start for line in result.proration_items)
+    period = sub.current_period
+    assert unused_fraction(period, change_at) == 1
+    assert prorate(1000, period, period.start) == 1000
+    assert prorate(1000, period, period.end) == 0
+    with pytest.raises(InvalidSubscriptionError):  # still checked before it is truncated
+        prorate(1000, period, start - timedelta(microseconds=1))
+
+
 def test_rounding_is_explicit_half_up_by_default() -> None:
     # 5 minor units over half a period is exactly 2.5.
     assert prorate(5, APRIL, HALFWAY) == 3

@@ -10,7 +10,7 @@ invoices and lines with two ``executemany`` INSERTs (ids are generated client-si
 from __future__ import annotations
 
 import builtins
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -97,12 +97,17 @@ class SqlSubscriptionRepository(_Repo[SubscriptionRecord], SubscriptionQueries):
     def __init__(self, connection: sa.Connection) -> None:
         super().__init__(connection, SUBSCRIPTIONS)
 
-    def claim_due(self, at: datetime, limit: int) -> builtins.list[SubscriptionRecord]:
+    def claim_due(
+        self, at: datetime, limit: int, *, exclude: Collection[str] = ()
+    ) -> builtins.list[SubscriptionRecord]:
         check_limit(limit)
         table = self._table
+        due = table.c.next_action_at <= utc(at)
+        if exclude:  # a billing run's stuck subscriptions: normally none
+            due = sa.and_(due, table.c.id.not_in(sorted(exclude)))
         query = (
             self._select_text()
-            .where(table.c.next_action_at <= utc(at))
+            .where(due)
             .order_by(table.c.next_action_at, table.c.id)
             .limit(limit)
             # PostgreSQL: rows other workers hold are skipped, not waited for. SQLite renders

@@ -39,7 +39,8 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
         storage.migrate()
     finally:
         storage.close()
-    print(f"Schema is up to date on {storage.name} storage.")
+    # storage.url, not url: the SQLAlchemy storage hides the password.
+    print(f"Schema is up to date on {storage.name} storage ({storage.url}).")
     return 0
 
 
@@ -155,11 +156,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; a :class:`BillingError` becomes one line on stderr and exit code 1.
+
+    The line is ``error [<code>]: <message>`` (whitespace collapsed, so a driver's multi-line
+    message stays on one line); no traceback, because these are failures the operator fixes
+    (a wrong URL, a database that is down, bad input), not bugs.
+    """
     args = build_parser().parse_args(argv)
     try:
         code: int = args.handler(args)
     except BillingError as exc:
-        print(f"error [{exc.code}]: {exc.message}", file=sys.stderr)
+        print(f"error [{exc.code}]: {' '.join(exc.message.split())}", file=sys.stderr)
         return 1
     return code
 

@@ -51,6 +51,7 @@ Every error carries a stable machine ``code`` (for API responses and logs), a hu
      │    └── AuthenticationRequiredError  SCA / 3DS next action needed
      └── ProviderError                   a gateway, tax service or other provider failed
           ├── ProviderUnavailableError   retryable (timeouts, 5xx, rate limits)
+          │    └── StorageUnavailableError  the database cannot be reached or used
           └── ProviderInvalidRequestError
 
 None of these subclass ``ValueError``: pydantic wraps ``ValueError`` raised in validators into
@@ -395,6 +396,17 @@ class ProviderUnavailableError(ProviderError):
     retryable = True
 
 
+class StorageUnavailableError(ProviderUnavailableError):
+    """The database behind the storage URL cannot be reached or refused the work.
+
+    ``provider`` is the backend (``sqlite``, ``postgresql``); ``retryable`` is False when
+    retrying cannot help (a SQLite file whose folder does not exist or cannot be written).
+    """
+
+    code = "storage_unavailable"
+    default_message = "The storage database is unavailable."
+
+
 class ProviderInvalidRequestError(ProviderError):
     code = "provider_invalid_request"
     default_message = "The provider rejected the request as invalid."
@@ -445,6 +457,7 @@ __all__ = [
     "ProviderInvalidRequestError",
     "ProviderUnavailableError",
     "StaleVersionError",
+    "StorageUnavailableError",
     "TaxRateUnavailableError",
     "UnknownCurrencyError",
     "UnknownJurisdictionError",

@@ -66,6 +66,7 @@ def test_demo_quotes_in_three_currencies_and_locales(
 def test_migrate_creates_the_schema(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     url = f"sqlite:///{tmp_path / 'billing.db'}"
     assert main(["migrate", "--storage-url", url]) == 0
+    assert capsys.readouterr().out.strip().endswith(f"({url}).")  # says where it migrated
     tables = set(inspect(create_engine(url)).get_table_names())
     assert {"customers", "products", "prices", "plans", "idempotency_keys"} <= tables
 

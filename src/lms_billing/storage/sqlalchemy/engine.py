@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Engine
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.pool import StaticPool
 
-from lms_billing.errors import ConfigurationError
+from lms_billing.errors import ConfigurationError, StorageUnavailableError
 
 DEFAULT_URL = "sqlite:///lms_billing.db"
 SQLITE_BUSY_TIMEOUT_SECONDS = 30.0
@@ -69,6 +71,47 @@ def _setup_sqlite(engine: Engine, *, wal: bool) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+# What a database that cannot be reached, or drops the connection, raises through SQLAlchemy:
+# OperationalError (refused, timed out, server gone, SQLite file cannot be opened or is
+# locked past the busy timeout), InterfaceError (a closed or broken connection), the pool's
+# TimeoutError, and DisconnectionError.
+CONNECTION_ERRORS: tuple[type[Exception], ...] = (
+    sa.exc.OperationalError,
+    sa.exc.InterfaceError,
+    sa.exc.TimeoutError,
+    sa.exc.DisconnectionError,
+)
+
+_NOT_RETRYABLE_SQLITE = ("unable to open database file", "readonly database", "disk i/o error")
+
+
+def storage_unavailable(exc: Exception, url: URL) -> StorageUnavailableError:
+    """The typed error for a connection failure ``exc`` on ``url`` (password hidden)."""
+    backend = url.get_backend_name()
+    shown = url.render_as_string(hide_password=True)
+    cause = getattr(exc, "orig", None) or exc
+    detail = " ".join(str(cause).split()) or type(cause).__name__
+    retryable = not (
+        backend == "sqlite" and any(text in detail.lower() for text in _NOT_RETRYABLE_SQLITE)
+    )
+    return StorageUnavailableError(
+        f"The {backend} database at {shown} is unavailable: {detail}",
+        provider=backend,
+        provider_code=getattr(cause, "sqlstate", None),
+        retryable=retryable,
+        url=shown,
+    )
+
+
+@contextmanager
+def connection_errors_translated(url: URL) -> Iterator[None]:
+    """Raise :class:`StorageUnavailableError` (chained) for SQLAlchemy connection failures."""
+    try:
+        yield
+    except CONNECTION_ERRORS as exc:
+        raise storage_unavailable(exc, url) from exc
+
+
 def create_engine(url: str | URL, **options: Any) -> Engine:
     """An engine for a SQLite or PostgreSQL storage URL, configured for lms-billing.
 
@@ -86,7 +129,22 @@ def create_engine(url: str | URL, **options: Any) -> Engine:
         _setup_sqlite(engine, wal=not in_memory)
         return engine
     options.setdefault("pool_pre_ping", True)
-    return sa.create_engine(parsed, **options)
+    try:
+        return sa.create_engine(parsed, **options)
+    except (NoSuchModuleError, ModuleNotFoundError) as exc:
+        raise ConfigurationError(
+            f"No database driver for {parsed.drivername!r}; install lms-billing[postgres] "
+            "(psycopg 3).",
+            driver=parsed.drivername,
+        ) from exc
 
 
-__all__ = ["DEFAULT_URL", "create_engine", "is_sql_url", "normalize_url"]
+__all__ = [
+    "CONNECTION_ERRORS",
+    "DEFAULT_URL",
+    "connection_errors_translated",
+    "create_engine",
+    "is_sql_url",
+    "normalize_url",
+    "storage_unavailable",
+]

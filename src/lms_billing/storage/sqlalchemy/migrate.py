@@ -8,7 +8,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import URL, Engine
 
-from lms_billing.storage.sqlalchemy.engine import create_engine
+from lms_billing.storage.sqlalchemy.engine import connection_errors_translated, create_engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -21,9 +21,13 @@ def alembic_config() -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Upgrade the database behind ``engine`` to ``revision``, in one transaction."""
+    """Upgrade the database behind ``engine`` to ``revision``, in one transaction.
+
+    :raises StorageUnavailableError: the database cannot be reached (chained to SQLAlchemy's
+        error).
+    """
     config = alembic_config()
-    with engine.begin() as connection:
+    with connection_errors_translated(engine.url), engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 
@@ -46,7 +50,7 @@ def downgrade(url: str | URL, revision: str) -> None:
     engine = create_engine(url)
     try:
         config = alembic_config()
-        with engine.begin() as connection:
+        with connection_errors_translated(engine.url), engine.begin() as connection:
             config.attributes["connection"] = connection
             command.downgrade(config, revision)
     finally:

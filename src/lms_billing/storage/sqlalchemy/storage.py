@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import sqlalchemy as sa
@@ -12,7 +12,13 @@ from sqlalchemy.engine import URL
 
 from lms_billing.errors import ConfigurationError
 from lms_billing.storage.entities import CUSTOMERS, PLANS, PRICES, PRODUCTS
-from lms_billing.storage.sqlalchemy.engine import DEFAULT_URL, create_engine
+from lms_billing.storage.sqlalchemy.engine import (
+    CONNECTION_ERRORS,
+    DEFAULT_URL,
+    connection_errors_translated,
+    create_engine,
+    storage_unavailable,
+)
 from lms_billing.storage.sqlalchemy.repositories import (
     SqlCustomerRepository,
     SqlIdempotencyRepository,
@@ -24,6 +30,15 @@ from lms_billing.storage.sqlalchemy.repositories_invoicing import SqlInvoicing
 from lms_billing.storage.sqlalchemy.repositories_payments import SqlPayments
 from lms_billing.storage.sqlalchemy.repositories_subscriptions import SqlSubscriptions
 from lms_billing.storage.wiring import RepositorySlots, attach_repositories
+
+
+def _discard(connection: sa.Connection) -> None:
+    """Roll back after a failure; a connection that is already broken is left to the pool
+    (it invalidates it), and the original error is what the caller sees."""
+    if not connection.in_transaction():
+        return
+    with suppress(*CONNECTION_ERRORS):
+        connection.rollback()
 
 
 def _missing_table(exc: sa.exc.DBAPIError) -> bool:
@@ -83,27 +98,40 @@ class SQLAlchemyStorage:
                 )
             self._open_here.active = True
         try:
-            with self.engine.connect() as connection:
+            with connection_errors_translated(self.engine.url):
+                connection = self.engine.connect()
+            with connection:
                 uow = SQLAlchemyUnitOfWork(connection)
                 try:
                     yield uow
                 except sa.exc.DBAPIError as exc:
+                    _discard(connection)
                     if _missing_table(exc):
                         raise ConfigurationError(
                             "The lms-billing tables do not exist (or are outdated) in "
                             f"{self.url}; run `lms-billing migrate` or storage.migrate().",
                             url=self.url,
                         ) from exc
+                    if isinstance(exc, CONNECTION_ERRORS):
+                        raise storage_unavailable(exc, self.engine.url) from exc
                     raise
-                finally:
-                    if connection.in_transaction():
-                        connection.rollback()  # whatever was not committed is discarded
+                except BaseException:
+                    _discard(connection)
+                    raise
+                else:
+                    # Whatever was not committed is discarded.
+                    with connection_errors_translated(self.engine.url):
+                        if connection.in_transaction():
+                            connection.rollback()
         finally:
             if self._sqlite:
                 self._open_here.active = False
 
     def migrate(self, revision: str = "head") -> None:
-        """Upgrade the schema to ``revision`` (default: the latest)."""
+        """Upgrade the schema to ``revision`` (default: the latest).
+
+        :raises StorageUnavailableError: the database cannot be reached.
+        """
         from lms_billing.storage.sqlalchemy.migrate import upgrade
 
         upgrade(self.engine, revision)

@@ -35,7 +35,7 @@ from lms_billing.clock import ensure_aware
 from lms_billing.domain.coupons import Coupon
 from lms_billing.domain.customers import Address, TaxId
 from lms_billing.domain.discounts import DiscountOrder
-from lms_billing.domain.tax import TaxBehaviorValue, TaxLine
+from lms_billing.domain.tax import TaxBehaviorValue, TaxLine, VatIdCheck
 from lms_billing.errors import (
     InvalidAmountError,
     InvalidQuantityError,
@@ -269,6 +269,9 @@ class Invoice(_CachedTotals):
     tax_notes: tuple[str, ...] = ()
     tax_needs_review: bool = False
     tax_review_reasons: tuple[str, ...] = ()
+    tax_vat_id_checks: tuple[VatIdCheck, ...] = Field(
+        default=(), description="VAT id verifications (VIES answers) the tax relied on."
+    )
     applied_balance: MinorUnits = Field(default=0, description="Customer credit applied.")
     amount_paid: MinorUnits = 0
     pre_payment_credit_notes_amount: MinorUnits = 0

@@ -123,6 +123,7 @@ def _rebuild(invoice: Invoice, lines: Sequence[InvoiceLine], coupons: Sequence[C
             "tax_notes": (),
             "tax_needs_review": False,
             "tax_review_reasons": (),
+            "tax_vat_id_checks": (),
         }
     )
 
@@ -333,6 +334,7 @@ def compute_tax(invoice: Invoice, engine: TaxEngine, request_context: TaxContext
             "tax_notes": result.notes,
             "tax_needs_review": result.needs_review,
             "tax_review_reasons": result.review_reasons,
+            "tax_vat_id_checks": result.vat_id_checks,
         }
     )
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
 
 from lms_billing.domain.customers import TaxExempt
+from lms_billing.domain.invoices import Invoice, InvoiceLine, TaxContext, add_line, compute_tax
 from lms_billing.domain.tax import (
     ExemptionCertificate,
     LocationEvidence,
@@ -375,3 +376,26 @@ def test_finnish_ebooks_at_the_reduced_rate_follow_the_2026_cut(make_request: Ma
     assert (line.rate, line.tax_amount, line.reason) == (Decimal("0.135"), 1_350, "reduced_rated")
     with pytest.raises(ConfigurationError):
         old.calculate(make_request(customer_country="FI", tax_code="ebook", on=on))
+
+
+def test_the_vies_answer_is_kept_on_the_invoice(make_request: MakeRequest) -> None:
+    # The proof of the buyer's VAT id check (VIES consultation number) reaches the invoice,
+    # so it is stored with it and survives for an audit.
+    invoice = add_line(
+        Invoice(
+            id="in_1",
+            customer_id="cus_1",
+            currency="EUR",
+            created_at=datetime(2025, 9, 1, tzinfo=UTC),
+        ),
+        InvoiceLine(id="l1", description="Course", amount=10_000),
+    )
+    request = make_request(customer_country="FR", tax_ids=[("eu_vat", FR_VAT)], evidence=None)
+    context = TaxContext(
+        seller=request.seller, customer=request.customer, transaction_date=date(2025, 9, 1)
+    )
+    taxed = compute_tax(invoice, EuVatEngine(validator=FakeVies()), context)
+    (check,) = taxed.tax_vat_id_checks
+    assert (check.vat_id, check.request_identifier) == (FR_VAT, "WAPIAAAAZ8x1")
+    stored = Invoice.model_validate_json(taxed.model_dump_json())
+    assert stored.tax_vat_id_checks == taxed.tax_vat_id_checks

@@ -155,14 +155,24 @@ class FxRates(Protocol):
 
 @runtime_checkable
 class CustomerDirectory(Protocol):
-    """The LMS User Service: who is behind an LMS user or organisation id."""
+    """The LMS User Service: who is behind an LMS user or organisation id.
+
+    Not returned by a registration hook: wrap a client of this shape with
+    ``lms_billing.plugins.directory_plugin(customers=...)``, which answers the
+    ``lms_billing_resolve_customer`` hook with it. Return ``None`` for unknown ids.
+    """
 
     def get_customer(self, external_id: str) -> CustomerProfile | None: ...
 
 
 @runtime_checkable
 class ProductCatalog(Protocol):
-    """The LMS Course Service: what a course or bundle id is."""
+    """The LMS Course Service: what a course or bundle id is.
+
+    Wrap a client of this shape with ``lms_billing.plugins.directory_plugin(products=...)``,
+    which answers the ``lms_billing_resolve_product`` hook with it. Return ``None`` for
+    unknown ids.
+    """
 
     def get_product(self, external_id: str) -> ProductProfile | None: ...
 

@@ -11,10 +11,11 @@ import pluggy
 import pytest
 
 from lms_billing import hookimpl, hookspecs
+from lms_billing.domain.catalog import ProductProfile
 from lms_billing.domain.customers import CustomerProfile
 from lms_billing.domain.fx import FxRate
 from lms_billing.errors import ConfigurationError, NotFoundError, PluginError
-from lms_billing.plugins import PluginHost, get_plugin_manager
+from lms_billing.plugins import PluginHost, directory_plugin, get_plugin_manager
 
 
 def _hookspecs() -> list[tuple[str, Any]]:
@@ -246,3 +247,58 @@ def test_providers_are_created_once_per_host_so_their_state_survives() -> None:
     host.pm.register(Late())
     host.refresh()
     assert "late" in host.event_sinks()
+
+
+# --- LMS service clients as plugins (CustomerDirectory, ProductCatalog) --------------------
+
+
+class _UserService:
+    def get_customer(self, external_id: str) -> CustomerProfile | None:
+        if external_id == "lms-user-42":
+            return CustomerProfile(external_id=external_id, name="Ada", email="ada@example.org")
+        return None
+
+
+class _CourseService:
+    def get_product(self, external_id: str) -> ProductProfile | None:
+        if external_id == "course-101":
+            return ProductProfile(external_id=external_id, name="Python 101")
+        return None
+
+
+def test_directory_plugin_answers_the_resolution_hooks_from_lms_clients() -> None:
+    from lms_billing import Billing
+
+    plugin = directory_plugin(customers=_UserService(), products=_CourseService())
+    with Billing("memory://", plugins=[plugin], load_entrypoints=False) as billing:
+        customer = billing.customers.import_customer("lms-user-42", idempotency_key="c")
+        product = billing.catalog.import_product("course-101", idempotency_key="p")
+        assert (customer.name, product.name) == ("Ada", "Python 101")
+        with pytest.raises(NotFoundError):
+            billing.customers.import_customer("lms-user-7", idempotency_key="c7")
+    host = PluginHost(
+        get_plugin_manager(
+            [directory_plugin(products=_CourseService())], builtins=False, load_entrypoints=False
+        )
+    )
+    assert host.resolve_customer("lms-user-42") is None  # no directory: other plugins decide
+
+
+def test_directory_plugin_checks_its_ports() -> None:
+    with pytest.raises(ConfigurationError):
+        directory_plugin()
+    with pytest.raises(PluginError):
+        directory_plugin(customers=_CourseService())  # type: ignore[arg-type]
+    with pytest.raises(PluginError):
+        directory_plugin(products=object())  # type: ignore[arg-type]
+
+
+def test_a_resolution_hook_returning_the_wrong_type_is_a_plugin_error() -> None:
+    class Sloppy:
+        @hookimpl
+        def lms_billing_resolve_customer(self, external_id: str) -> dict[str, str]:
+            return {"external_id": external_id}
+
+    host = PluginHost(get_plugin_manager([Sloppy()], builtins=False, load_entrypoints=False))
+    with pytest.raises(PluginError):
+        host.resolve_customer("lms-user-1")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -18,6 +18,7 @@ from lms_billing.errors import (
     FxRateUnavailableError,
     InvalidQuantityError,
     UnknownCurrencyError,
+    ValidationError,
 )
 from lms_billing.money import Money, RoundingMode, minor_digits
 
@@ -268,6 +269,23 @@ def test_unlisted_currency_without_a_rate_is_unavailable() -> None:
 def test_rate_for_another_pair_is_a_mismatch(rate: FxRate) -> None:
     with pytest.raises(CurrencyMismatchError):
         price_quote(multi_currency_price(), 1, "GBP", fx_rate=rate)
+
+
+def test_fx_rate_as_of_must_be_aware_and_is_kept_in_utc() -> None:
+    with pytest.raises(ValidationError):
+        FxRate(base="USD", quote="EUR", rate=Decimal("0.9"), as_of=datetime(2026, 1, 1), source="t")
+    berlin = timezone(timedelta(hours=1))
+    rate = FxRate(
+        base="USD", quote="EUR", rate=Decimal("0.9"), as_of=datetime(2026, 1, 1, 1, tzinfo=berlin),
+        source="t",
+    )
+    assert rate.as_of == datetime(2026, 1, 1, tzinfo=UTC) and rate.as_of.tzinfo is UTC
+
+
+@pytest.mark.parametrize(("base", "quote"), [("USD", "USD"), ("usd", "USD"), ("EUR", "eur")])
+def test_fx_rate_needs_two_different_currencies(base: str, quote: str) -> None:
+    with pytest.raises(ValidationError):
+        FxRate(base=base, quote=quote, rate=Decimal("2"), as_of=NOW, source="t")
 
 
 def test_unknown_quote_currency() -> None:

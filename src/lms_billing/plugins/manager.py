@@ -122,6 +122,15 @@ def _by_name(items: Iterable[tuple[T, bool]], kind: str) -> dict[str, T]:
     return named
 
 
+def _checked(result: object, kind: type[T], hook_name: str) -> T | None:
+    if result is None or isinstance(result, kind):
+        return result
+    raise PluginError(
+        f"{hook_name} returned {type(result).__name__}, not a {kind.__name__} or None.",
+        hook=hook_name,
+    )
+
+
 class PluginHost:
     """A typed facade over ``pm.hook``: callers never touch pluggy directly."""
 
@@ -220,16 +229,24 @@ class PluginHost:
     # resolution hooks --------------------------------------------------------------------
 
     def resolve_customer(self, external_id: str) -> CustomerProfile | None:
-        result: CustomerProfile | None = self._call(
-            "lms_billing_resolve_customer", external_id=external_id
-        )
-        return result
+        """The first plugin's profile for an LMS user or organisation id, or None.
+
+        :raises PluginError: a plugin answered with something other than a CustomerProfile.
+        """
+        from lms_billing.domain.customers import CustomerProfile
+
+        result = self._call("lms_billing_resolve_customer", external_id=external_id)
+        return _checked(result, CustomerProfile, "lms_billing_resolve_customer")
 
     def resolve_product(self, external_id: str) -> ProductProfile | None:
-        result: ProductProfile | None = self._call(
-            "lms_billing_resolve_product", external_id=external_id
-        )
-        return result
+        """The first plugin's profile for an LMS course or bundle id, or None.
+
+        :raises PluginError: a plugin answered with something other than a ProductProfile.
+        """
+        from lms_billing.domain.catalog import ProductProfile
+
+        result = self._call("lms_billing_resolve_product", external_id=external_id)
+        return _checked(result, ProductProfile, "lms_billing_resolve_product")
 
     # event hooks -------------------------------------------------------------------------
 

@@ -1,9 +1,12 @@
 """Receipts: proof of one successful payment, sent to the customer.
 
-A receipt is issued for every successful payment, including partial payments of an invoice
-and payments without an invoice (a one-time checkout). It copies what the customer needs to
-see (what was paid for, how, and when) so it stays readable even if the invoice is later
-credited. Receipts are numbered in their own series
+A receipt is issued for every successful payment of an invoice, partial payments included:
+payments recorded with ``InvoiceService.pay``, payments through a gateway (the payments
+service) and payments a billing run's collector reports. Every payment in lms-billing pays an
+invoice (a one-time checkout is an invoice too), so a receipt always names one. It copies what
+the customer needs to see (what was paid for, how, and when) so it stays readable even if the
+invoice is later credited. An invoice settled without money changing hands (customer credit,
+a 100 % coupon, a credit note) gets no receipt. Receipts are numbered in their own series
 (:data:`~lms_billing.domain.numbering.RECEIPT_SERIES`).
 """
 

@@ -34,6 +34,7 @@ from lms_billing.domain.invoices import (
 )
 from lms_billing.domain.pricing import price_quote
 from lms_billing.domain.proration import ProrationItem
+from lms_billing.domain.receipts import Receipt, receipt_for_invoice_payment
 from lms_billing.domain.renewal import InvoiceCollection, InvoicePlan
 from lms_billing.domain.subscriptions import (
     Subscription,
@@ -230,8 +231,9 @@ class InvoiceFinisher:
 
     Customer credit applied by earlier invoices of the same unit of work is remembered, so a
     batch never spends the same credit twice; a billing run passes the ``balances`` it locked
-    for the whole batch up front. Balance transactions are returned for the
-    caller to add once the invoice row exists.
+    for the whole batch up front. Balance transactions and the receipts of payments a
+    collector took are kept for the caller to add once the invoice rows exist
+    (:attr:`balance_transactions`, :meth:`add_receipts`).
     """
 
     def __init__(
@@ -249,6 +251,7 @@ class InvoiceFinisher:
         self._collector = collector
         self._spent: dict[tuple[str, str], int] = {}
         self.balance_transactions: list[CustomerBalanceTransaction] = []
+        self._receipts: list[Receipt] = []
 
     def _credit(self, customer_id: str, currency: str) -> int:
         key = (customer_id, currency)
@@ -307,7 +310,28 @@ class InvoiceFinisher:
         if collection is InvoiceCollection.MARK_UNCOLLECTIBLE:
             return mark_uncollectible(invoice, now), CollectionOutcome.PENDING
         result = self._collector.collect(invoice, sub, now)
+        taken = result.invoice.amount_paid - invoice.amount_paid
+        if taken > 0:  # receipts for every successful payment, collector-taken ones too
+            self._receipts.append(
+                receipt_for_invoice_payment(
+                    result.invoice,
+                    receipt_id=new_id("rcpt"),
+                    number=next_number(self._uow, self._settings.receipt_numbering, now),
+                    payment_id=result.payment_reference or f"collected_{invoice.id}",
+                    amount=taken,
+                    paid_at=now,
+                    payment_method=result.payment_method,
+                )
+            )
         return result.invoice, result.outcome
+
+    def add_receipts(self) -> list[Receipt]:
+        """Write the receipts for payments collected so far (call it once their invoices'
+        rows exist, like :attr:`balance_transactions`); returns them, for events."""
+        written, self._receipts = self._receipts, []
+        for receipt in written:
+            self._uow.receipts.add(receipt)
+        return written
 
     def finish(
         self,

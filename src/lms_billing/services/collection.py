@@ -3,7 +3,8 @@
 A collector attempts payment of a finalized (``open``) invoice and says what happened. The
 default :class:`NoopCollector` leaves invoices open (nothing is charged until the payments
 issue plugs in a gateway-backed collector); :class:`OutOfBandCollector` marks every invoice
-paid, for demos, tests and customers who pay by other means.
+paid, for demos, tests and customers who pay by other means. Whatever a collector reports as
+paid gets a numbered receipt, written in the same transaction as the invoice.
 
 Collectors run inside the billing batch's transaction: keep them fast (or enqueue the
 charge) and idempotent per invoice id.
@@ -26,8 +27,15 @@ class CollectionOutcome(StrEnum):
 
 
 class CollectionResult(NamedTuple):
+    """The invoice after the attempt and what happened. When the attempt took money (the
+    invoice's ``amount_paid`` grew), the billing run issues a receipt for it, naming
+    ``payment_reference`` (the gateway payment id; a reference built from the invoice id when
+    the collector gives none) and ``payment_method`` (e.g. ``"Visa •••• 4242"``)."""
+
     invoice: Invoice
     outcome: CollectionOutcome
+    payment_reference: str | None = None
+    payment_method: str | None = None
 
 
 @runtime_checkable
@@ -55,7 +63,9 @@ class OutOfBandCollector:
         self, invoice: Invoice, subscription: Subscription, now: datetime
     ) -> CollectionResult:
         paid = mark_paid(invoice, invoice.amount_remaining, now, paid_out_of_band=True)
-        return CollectionResult(paid, CollectionOutcome.PAID)
+        return CollectionResult(
+            paid, CollectionOutcome.PAID, payment_reference=f"out_of_band_{invoice.id}"
+        )
 
 
 __all__ = [

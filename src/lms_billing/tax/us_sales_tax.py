@@ -75,7 +75,7 @@ class UsSalesTaxEngine:
             return zero(TaxReason.EXEMPT)
         if state not in self._nexus and not request.seller.is_registered(jurisdiction):
             return zero(TaxReason.NO_NEXUS)
-        taxable = self._taxability.get(state, rule.digital_services_taxable)
+        taxable = self._taxability.get(state, rule.taxable_on(day))
         if taxable is None:
             return review(self.name, (f"taxability_unknown: {jurisdiction}",))
         if not taxable or period.standard == 0:

@@ -9,7 +9,7 @@ import pytest
 
 from lms_billing.domain.tax import EU_MEMBER_STATES
 from lms_billing.errors import TaxRateUnavailableError, UnknownJurisdictionError
-from lms_billing.tax.rates import rate_period
+from lms_billing.tax.rates import pct, rate_period
 from lms_billing.tax.rates.eu import COVERAGE_START, EU_VAT_RATES
 from lms_billing.tax.rates.national import CA_GST, CA_HST, CA_PST_DIGITAL, CA_QST, NATIONAL_RATES
 from lms_billing.tax.rates.us import US_STATES
@@ -133,6 +133,26 @@ def test_canada_rates() -> None:
     assert rate_period(CA_HST, "NS", date(2025, 4, 1)).standard == D("0.14")
 
 
+# State base rates on 2025-09-01 (percent), per the state revenue departments as summarised by
+# the Federation of Tax Administrators; local taxes are not part of the table.
+US_STATE_RATES_2025_09 = {
+    "AK": "0", "AL": "4", "AR": "6.5", "AZ": "5.6", "CA": "7.25", "CO": "2.9", "CT": "6.35",
+    "DC": "6", "DE": "0", "FL": "6", "GA": "4", "HI": "4", "IA": "6", "ID": "6", "IL": "6.25",
+    "IN": "7", "KS": "6.5", "KY": "6", "LA": "5", "MA": "6.25", "MD": "6", "ME": "5.5",
+    "MI": "6", "MN": "6.875", "MO": "4.225", "MS": "7", "MT": "0", "NC": "4.75", "ND": "5",
+    "NE": "5.5", "NH": "0", "NJ": "6.625", "NM": "4.875", "NV": "6.85", "NY": "4",
+    "OH": "5.75", "OK": "4.5", "OR": "0", "PA": "6", "RI": "7", "SC": "6", "SD": "4.2",
+    "TN": "7", "TX": "6.25", "UT": "4.85", "VA": "4.3", "VT": "6", "WA": "6.5", "WI": "5",
+    "WV": "6", "WY": "4",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(("state", "percent"), sorted(US_STATE_RATES_2025_09.items()))
+def test_every_us_state_rate(state: str, percent: str) -> None:
+    periods = {state: US_STATES[state].periods}
+    assert rate_period(periods, state, date(2025, 9, 1)).standard == pct(percent)
+
+
 @pytest.mark.parametrize(
     ("state", "rate"),
     [("CA", "0.0725"), ("NY", "0.04"), ("TX", "0.0625"), ("WA", "0.065"), ("OR", "0")],
@@ -150,3 +170,4 @@ def test_louisiana_rate_change_on_2025_01_01() -> None:
 
 def test_us_table_has_the_50_states_and_dc() -> None:
     assert len(US_STATES) == 51
+    assert set(US_STATES) == set(US_STATE_RATES_2025_09)

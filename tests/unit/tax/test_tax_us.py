@@ -96,3 +96,28 @@ def test_missing_or_unknown_states(make_request: MakeRequest) -> None:
 def test_handles_only_us_customers(make_request: MakeRequest) -> None:
     assert UsSalesTaxEngine().handles(_us(make_request, "NY"))
     assert not UsSalesTaxEngine().handles(make_request(customer_country="CA"))
+
+
+def test_louisiana_taxes_digital_products_from_2025_01_01(make_request: MakeRequest) -> None:
+    # Act 10 (HB 8) of 2024: before, mixed rules (review); from 2025-01-01 taxable at 5 %.
+    engine = UsSalesTaxEngine(nexus=["LA"])
+    before = engine.calculate(_us(make_request, "LA", on=date(2024, 12, 31)))
+    after = engine.calculate(_us(make_request, "LA", on=date(2025, 1, 1)))
+    assert before.review_reasons == ("taxability_unknown: US-LA",)
+    assert [(li.rate, li.tax_amount) for li in after.lines] == [(Decimal("0.05"), 500)]
+
+
+def test_maryland_depends_on_the_buyers_use_so_it_goes_to_review(
+    make_request: MakeRequest,
+) -> None:
+    # 6 % on digital products for personal use, 3 % on SaaS for enterprise use since
+    # 2025-07-01 (Technical Bulletin 56): not a guess to make for the seller.
+    result = UsSalesTaxEngine(nexus=["MD"]).calculate(_us(make_request, "MD", on=date(2025, 9, 1)))
+    assert result.needs_review and result.review_reasons == ("taxability_unknown: US-MD",)
+
+
+def test_dc_stays_at_6_percent_after_the_repealed_october_2025_rise(
+    make_request: MakeRequest,
+) -> None:
+    result = UsSalesTaxEngine(nexus=["DC"]).calculate(_us(make_request, "DC", on=date(2025, 11, 1)))
+    assert [(li.rate, li.tax_amount) for li in result.lines] == [(Decimal("0.06"), 600)]

@@ -22,8 +22,13 @@ taxability the state pages, e.g.
 - WA digital products: https://dor.wa.gov/taxes-rates/retail-sales-tax/digital-products
 - CT 1 % computer and data processing services: https://portal.ct.gov/drs
 - CA (not taxable, no tangible property transferred): https://www.cdtfa.ca.gov/
-- LA state rate 4.45 % -> 5 % on 2025-01-01 (Act 11 of the 2024 third extraordinary session):
-  https://revenue.louisiana.gov/
+- LA state rate 4.45 % -> 5 % on 2025-01-01 (Act 11, HB 10, of the 2024 third extraordinary
+  session) and digital products / SaaS taxable from the same day (Act 10, HB 8; LDR Business
+  Tax Tip #29): https://revenue.louisiana.gov/
+- MD Technical Bulletin 56 (3 % on data / IT / software publishing services from 2025-07-01):
+  https://www.marylandcomptroller.gov/legal-library/tb-30-jun-2025.html
+- DC Office of Tax and Revenue: https://otr.cfo.dc.gov/ (6 %; the scheduled 2025-10-01 rise to
+  6.5 % was repealed by the FY 2026 Budget Support Act).
 """
 
 from __future__ import annotations
@@ -40,12 +45,26 @@ US_COVERAGE_START = date(2024, 1, 1)
 
 @dataclass(frozen=True, slots=True)
 class UsStateRule:
-    """One state's base rate(s) and how it treats digital services."""
+    """One state's base rate(s) and how it treats digital services.
+
+    ``taxability_changes``: ``(start, taxable)`` pairs, sorted, that replace
+    ``digital_services_taxable`` from ``start`` on (Louisiana taxes digital products from
+    2025-01-01).
+    """
 
     periods: tuple[RatePeriod, ...]
     digital_services_taxable: bool | None
     taxable_portion: Decimal = Decimal(1)
     digital_rate: Decimal | None = None
+    taxability_changes: tuple[tuple[date, bool | None], ...] = ()
+
+    def taxable_on(self, day: date) -> bool | None:
+        """Whether digital services are taxable on ``day`` (``None``: mixed or unsettled)."""
+        taxable = self.digital_services_taxable
+        for start, value in self.taxability_changes:
+            if start <= day:
+                taxable = value
+        return taxable
 
 
 def _s(rate: str, taxable: bool | None, **kwargs: Decimal) -> UsStateRule:
@@ -62,6 +81,9 @@ US_STATES: Mapping[str, UsStateRule] = {
     "CA": _s("7.25", False),
     "CO": _s("2.9", False),
     "CT": _s("6.35", True, digital_rate=pct("1")),
+    # DC: the 6 % -> 6.5 % rise scheduled for 2025-10-01 was repealed before it took effect
+    # (FY 2026 Budget Support Act); a rise to 7 % is scheduled for 2026-10-01 but not entered
+    # here until it is confirmed. Check https://otr.cfo.dc.gov/ before October 2026.
     "DC": _s("6", True),
     "DE": _NO_SALES_TAX,
     "FL": _s("6", False),
@@ -79,8 +101,15 @@ US_STATES: Mapping[str, UsStateRule] = {
             RatePeriod(date(2025, 1, 1), pct("5")),
         ),
         None,
+        # Act 10 (HB 8) of the 2024 third extraordinary session: digital products and
+        # prewritten software access (SaaS) are taxable from 2025-01-01.
+        taxability_changes=((date(2025, 1, 1), True),),
     ),
     "MA": _s("6.25", True),
+    # MD: digital products 6 % for personal use; from 2025-07-01 also 3 % on data, IT and
+    # software publishing services (SaaS for enterprise use), the higher rate winning where
+    # both apply (Comptroller Technical Bulletin 56). Which applies depends on the buyer's use:
+    # left to review (override with taxability={"MD": True} for 6 %).
     "MD": _s("6", None),
     "ME": _s("5.5", False),
     "MI": _s("6", False),

@@ -67,8 +67,19 @@ class UsStateRule:
         return taxable
 
 
-def _s(rate: str, taxable: bool | None, **kwargs: Decimal) -> UsStateRule:
-    return UsStateRule((RatePeriod(US_COVERAGE_START, pct(rate)),), taxable, **kwargs)
+def _s(
+    rate: str,
+    taxable: bool | None,
+    *,
+    taxable_portion: Decimal = Decimal(1),
+    digital_rate: Decimal | None = None,
+) -> UsStateRule:
+    return UsStateRule(
+        (RatePeriod(US_COVERAGE_START, pct(rate)),),
+        taxable,
+        taxable_portion=taxable_portion,
+        digital_rate=digital_rate,
+    )
 
 
 _NO_SALES_TAX = _s("0", False)

@@ -4,25 +4,27 @@ Rates are fractions (``pct("19")`` is 19 %). ``reduced`` lists the permanent red
 rates in force; temporary measures on specific goods (e.g. Covid-era hospitality rates) are not
 modelled because they never applied to electronically supplied services.
 
-Sources (the EE, FI, SK, RO and LU changes were re-checked against the pages below; the CZ entry
-and the reduced-rate lists follow the Commission's table and were not re-checked here):
-- European Commission, "VAT rates applied in the Member States of the European Union":
-  https://taxation-customs.ec.europa.eu/taxation/vat/vat-directive/vat-rates_en
-- EE 20 % -> 22 % (2024-01-01) -> 24 % (2025-07-01); reduced 9/5 -> 13/9 (2025):
-  https://www.emta.ee/en/business-client/taxes-and-payment/value-added-tax/vat-rates
-  https://www.grantthornton.ee/en/insights1/reminder--the-vat-rate-is-set-to-increase-soon
+Sources. The base is the European Commission's table, "VAT rates applied in the Member States
+of the European Union": https://taxation-customs.ec.europa.eu/taxation/vat/vat-directive/vat-rates_en
+Each dated change below cites its legal basis and the tax authority that publishes it. The
+reduced-rate lists of the other states follow the Commission's table and were not re-checked
+one by one for this release (review them before relying on a reduced rate for a product):
+- EE 20 % -> 22 % (2024-01-01) -> 24 % (2025-07-01); reduced 9/5 -> 13/9 (2025-01-01).
+  Estonian Tax and Customs Board: https://www.emta.ee/en/business-client/taxes-and-payment/value-added-tax/vat-rates
 - FI 24 % -> 25.5 % (2024-09-01):
   https://vero.fi/en/businesses-and-corporations/taxes-and-charges/vat/rates-of-vat/new-vat-rate-from-1-september-2024--instructions-for-vat-reporting
 - FI reduced 14 % -> 13.5 % (2026-01-01, 2026 state budget; 25.5 % and 10 % unchanged). Finnish
   Tax Administration, VAT rates: https://vero.fi/en/businesses-and-corporations/taxes-and-charges/vat/rates-of-vat/
 - MT new reduced rate 12 % from 2024-01-01 (Legal Notice 231 of 2023; beside 7 % and 5 %).
   Commissioner for Revenue: https://cfr.gov.mt
-- SK 20 % -> 23 % (2025-01-01); reduced 10/5 -> 19/5: https://taxnews.ey.com/news/2024-1947
-- RO 19 % -> 21 % (2025-08-01); reduced 9/5 -> 11 (Law 141/2025, Monitorul Oficial 699/2025):
-  https://regfollower.com/romania-increases-standard-and-reduced-vat-rates-effective-starting-tomorrow
+- SK 20 % -> 23 % (2025-01-01); reduced 10/5 -> 19/5 (the 2024 consolidation package amending
+  the VAT Act 222/2004). Financial Administration of the Slovak Republic: https://www.financnasprava.sk
+- RO 19 % -> 21 % (2025-08-01); reduced 9/5 -> 11 (Law 141/2025, Monitorul Oficial 699/2025).
+  National Agency for Fiscal Administration: https://www.anaf.ro
 - LU 17 % -> 16 % for 2023 only (Law of 26 October 2022), back to 17 % on 2024-01-01 (AED
-  Circular 812-1): https://www.vatupdate.com/2024/01/09/luxembourg-confirms-end-of-temporary-vat-rate-reduction/
-- CZ reduced 15/10 -> 12 (2024-01-01, consolidation package, Act 349/2023).
+  Circular 812-1). Administration de l'enregistrement, des domaines et de la TVA: https://aed.public.lu
+- CZ reduced 15/10 -> 12 (2024-01-01, consolidation package, Act 349/2023); standard 21 %.
+  Financial Administration of the Czech Republic: https://www.financnisprava.cz
 """
 
 from __future__ import annotations

@@ -125,6 +125,9 @@ class Payment(_Frozen):
     gateway_payment_id: str | None = None
     gateway_customer_id: str | None = None
     payment_method: str | None = Field(default=None, description="The gateway token used.")
+    payment_method_type: str | None = Field(
+        default=None, description="The saved method's type (card, paypal ...), if known."
+    )
     idempotency_key: str = Field(min_length=1, max_length=255)
     request_hash: str = Field(min_length=1)
     status: PaymentStatus = PaymentStatus.REQUIRES_CONFIRMATION

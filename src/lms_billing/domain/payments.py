@@ -290,6 +290,11 @@ class PaymentRequest(_Frozen):
     idempotency_key: str = Field(min_length=1, max_length=255)
     customer_id: str | None = Field(default=None, description="The gateway customer id.")
     payment_method: str | None = None
+    payment_method_type: str | None = Field(
+        default=None,
+        description="The saved method's type (card, paypal, venmo, sepa_debit ...), for "
+        "providers that charge each kind differently (PayPal: card vs wallet vault ids).",
+    )
     off_session: bool = False
     capture_method: CaptureMethod = CaptureMethod.AUTOMATIC
     confirm: bool = True
@@ -424,7 +429,10 @@ class WebhookEvent(_Frozen):
 
     ``id`` is the provider's event id (deduplicate on ``(gateway, id)``); ``provider_type`` is
     the provider's own type (``payment_intent.succeeded``, ``PAYMENT.CAPTURE.COMPLETED``).
-    ``raw`` keeps the verified payload for audit.
+    ``metadata`` is what the provider echoes back of the references sent with the payment
+    (``lms_payment_id`` ...: Stripe's metadata, PayPal's ``custom_id``), so an event that
+    arrives before the provider's id was recorded still finds its payment. ``raw`` keeps
+    the verified payload for audit.
     """
 
     id: str = Field(min_length=1)
@@ -440,6 +448,7 @@ class WebhookEvent(_Frozen):
     amount: MinorUnits | None = None
     currency: CurrencyCode | None = None
     livemode: bool = False
+    metadata: dict[str, str] = Field(default_factory=dict)
     raw: dict[str, Any] = Field(default_factory=dict)
 
 

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 import requests
 from paypalserversdk.configuration import Environment
@@ -75,6 +76,7 @@ DECLINE_ISSUES = frozenset(
 PAYER_ACTION_ISSUES = frozenset({"PAYER_ACTION_REQUIRED"})
 # The id of a failed attempt for which PayPal created no order (a refused vault charge).
 NO_ORDER_PREFIX = "no-order:"
+CUSTOM_ID_LIMIT = 127
 WEBHOOK_HEADERS = {
     "auth_algo": "PAYPAL-AUTH-ALGO",
     "cert_url": "PAYPAL-CERT-URL",
@@ -252,8 +254,13 @@ class PayPalGateway:
     def create_payment(self, request: PaymentRequest) -> PaymentResult:
         """``POST /v2/checkout/orders``.
 
-        With ``payment_method`` (a vault id) the order is charged at once (renewals);
-        otherwise the result is ``requires_action`` with the buyer's approve link.
+        With ``payment_method`` (a vault id) the order is charged at once (renewals):
+        ``payment_source.card.vault_id`` for a saved card (``payment_method_type="card"``),
+        ``venmo.vault_id`` for Venmo, else ``paypal.vault_id``, with a merchant-initiated
+        ``stored_credential`` when ``off_session``. Otherwise the result is
+        ``requires_action`` with the buyer's approve link. Our references
+        (``lms_payment_id`` ...) travel in the purchase unit's ``custom_id`` and come back
+        in ``PaymentResult.metadata`` and webhooks.
         """
         unit: dict[str, Any] = {
             "amount": paypal_amount(request.amount, request.currency),
@@ -261,14 +268,18 @@ class PayPalGateway:
         if request.description:
             unit["description"] = request.description[:127]
         if "invoice_id" in request.metadata:
-            unit["invoice_id"] = request.metadata["invoice_id"]
-        unit["custom_id"] = request.idempotency_key[:127]
+            # Shown to the buyer; PayPal refuses a reused invoice_id by default, so it is
+            # sent only when the caller gives one (a retry must then use another).
+            unit["invoice_id"] = request.metadata["invoice_id"][:127]
+        custom_id = custom_id_for(request.metadata)
+        if custom_id:
+            unit["custom_id"] = custom_id
         body: dict[str, Any] = {
             "intent": "AUTHORIZE" if request.capture_method is CaptureMethod.MANUAL else "CAPTURE",
             "purchase_units": [unit],
         }
         if request.payment_method:
-            body["payment_source"] = {"paypal": {"vault_id": request.payment_method}}
+            body["payment_source"] = vault_source(request)
         else:
             context: dict[str, Any] = {"user_action": "PAY_NOW"}
             if request.return_url:
@@ -520,6 +531,42 @@ class PayPalGateway:
         return str(response.json().get("verification_status"))
 
 
+def custom_id_for(metadata: dict[str, str]) -> str | None:
+    """The purchase unit's ``custom_id``: our references (``lms_*`` metadata) as a query
+    string, e.g. ``lms_invoice_id=in_..&lms_payment_id=pay_..`` (PayPal's limit is 127
+    characters: the payment id alone when both do not fit), else the caller's
+    ``custom_id``."""
+    refs = {k: v for k, v in sorted(metadata.items()) if k.startswith("lms_")}
+    encoded = urlencode(refs)
+    if len(encoded) > CUSTOM_ID_LIMIT and "lms_payment_id" in refs:
+        encoded = urlencode({"lms_payment_id": refs["lms_payment_id"]})
+    if refs and len(encoded) <= CUSTOM_ID_LIMIT:
+        return encoded
+    custom = metadata.get("custom_id")
+    return custom[:CUSTOM_ID_LIMIT] if custom else None
+
+
+def vault_source(request: PaymentRequest) -> dict[str, Any]:
+    """``payment_source`` charging a vaulted payment token of the method's kind."""
+    kind = request.payment_method_type or "paypal"
+    source: dict[str, Any] = {"vault_id": request.payment_method}
+    if kind == "card":
+        if request.off_session:  # merchant-initiated, card on file (network rules)
+            source["stored_credential"] = {
+                "payment_initiator": "MERCHANT",
+                "payment_type": "RECURRING",
+                "usage": "SUBSEQUENT",
+            }
+        return {"card": source}
+    if request.off_session:
+        source["stored_credential"] = {
+            "payment_initiator": "MERCHANT",
+            "usage": "SUBSEQUENT",
+            "usage_pattern": "SUBSCRIPTION_PREPAID",
+        }
+    return {"venmo" if kind == "venmo" else "paypal": source}
+
+
 def transmission_time(moment: datetime) -> str:
     """Format a time as PayPal's ``PAYPAL-TRANSMISSION-TIME`` header does."""
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -530,6 +577,8 @@ __all__ = [
     "NO_ORDER_PREFIX",
     "PAYER_ACTION_ISSUES",
     "PayPalGateway",
+    "custom_id_for",
     "map_paypal_error",
     "transmission_time",
+    "vault_source",
 ]

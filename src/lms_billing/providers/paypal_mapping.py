@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from urllib.parse import parse_qsl
 
 from lms_billing.domain.payments import (
     WEBHOOK_PAYMENT_STATUS,
@@ -222,7 +223,34 @@ def payment_from_order(
         failure_code="declined" if decline_code else None,
         balance_transaction=balance_from_capture(last, gateway) if last else None,
         created=parse_time(order.get("create_time")),
+        metadata=_order_references(order),
     )
+
+
+def references(obj: JsonObject) -> dict[str, str]:
+    """The references echoed back by a purchase unit or capture: ``custom_id`` (our
+    ``lms_*`` query string, parsed; anything else kept as ``custom_id``) and
+    ``invoice_id``."""
+    found: dict[str, str] = {}
+    custom = obj.get("custom_id")
+    if isinstance(custom, str) and custom:
+        pairs = parse_qsl(custom) if "=" in custom else []
+        if pairs and all(key.startswith("lms_") for key, _ in pairs):
+            found.update(pairs)
+        else:
+            found["custom_id"] = custom
+    invoice = obj.get("invoice_id")
+    if isinstance(invoice, str) and invoice:
+        found["invoice_id"] = invoice
+    return found
+
+
+def _order_references(order: JsonObject) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for item in [*_units(order), *captures(order), *authorizations(order)]:
+        for key, value in references(item).items():
+            found.setdefault(key, value)
+    return found
 
 
 def _vault_id(order: JsonObject) -> str | None:
@@ -336,6 +364,7 @@ def event_from_paypal(event: JsonObject, gateway: str) -> WebhookEvent:
         payment_status=WEBHOOK_PAYMENT_STATUS.get(normalized),
         amount=amount,
         currency=currency,
+        metadata=references(resource),
         raw=dict(event),
     )
 
@@ -352,6 +381,7 @@ __all__ = [
     "payment_from_order",
     "payment_token_from_paypal",
     "paypal_amount",
+    "references",
     "refund_from_paypal",
     "refunds",
 ]

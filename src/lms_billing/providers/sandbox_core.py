@@ -255,6 +255,7 @@ class SandboxCore:
             payment_status=WEBHOOK_PAYMENT_STATUS.get(event_type),
             amount=obj.get("amount"),
             currency=obj.get("currency"),
+            metadata={str(k): str(v) for k, v in (obj.get("metadata") or {}).items()},
             raw=event,
         )
 

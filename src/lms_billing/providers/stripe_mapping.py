@@ -297,6 +297,7 @@ def event_from_stripe(event: JsonObject, gateway: str) -> WebhookEvent:
         amount=amount if isinstance(amount, int) else None,
         currency=obj.get("currency"),
         livemode=bool(event.get("livemode")),
+        metadata=_metadata(obj),
         raw=dict(event),
     )
 

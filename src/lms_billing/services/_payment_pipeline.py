@@ -49,12 +49,16 @@ class PaymentPipeline(RefundFlow):
             idempotency_key=payment_due_key(payment),
             customer_id=payment.gateway_customer_id,
             payment_method=payment.payment_method,
+            payment_method_type=payment.payment_method_type,
             off_session=payment.off_session,
             capture_method=payment.capture_method,
             return_url=payment.return_url,
-            metadata=reference_metadata(
-                lms_payment_id=payment.id, lms_invoice_id=payment.invoice_id
-            ),
+            # The caller's metadata, then our references (which a caller cannot override):
+            # early webhooks and reconciliation find the payment by them.
+            metadata={
+                **payment.metadata,
+                **reference_metadata(lms_payment_id=payment.id, lms_invoice_id=payment.invoice_id),
+            },
         )
         try:
             result = self._gateway(payment.gateway).create_payment(request)

@@ -8,6 +8,11 @@
    payment forward (:func:`~lms_billing.domain.payment_rules.status_supersedes`), the
    payment is re-read from the gateway and that verified state is recorded. A late
    ``processing`` after ``succeeded`` is ignored.
+4. An event may arrive for an attempt whose gateway answer never reached us (a timeout
+   after the provider charged): it is found by the ``lms_payment_id`` the provider echoes
+   back, and the provider's payment is *adopted* after re-reading it (our id, amount and
+   currency must match). An event that cannot be matched to anything we can re-read is left
+   unprocessed, so the provider's redelivery tries again.
 """
 
 from __future__ import annotations
@@ -38,9 +43,11 @@ class WebhookOutcome(BaseModel):
     """What handling one delivery did.
 
     ``action`` is ``duplicate`` (seen before: nothing changed), ``payment_synced`` (the
-    payment was re-read from the gateway and recorded), ``stale`` (an out-of-order status
-    older than ours), ``refund_updated``, ``payment_method_detached`` or ``ignored``
-    (an event type or object lms-billing does not track).
+    payment was re-read from the gateway and recorded; also when a payment whose gateway
+    answer was lost is adopted), ``stale`` (an out-of-order status older than ours),
+    ``refund_updated``, ``payment_method_detached``, ``mismatch`` (the provider's payment
+    does not match ours: nothing recorded), ``deferred`` (not processed; a redelivery
+    retries) or ``ignored`` (an event type or object lms-billing does not track).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -57,8 +64,12 @@ class WebhookOutcome(BaseModel):
 
 
 def _our_payment_id(event: WebhookEvent) -> str | None:
-    """Our payment id from the provider object's metadata (set on every payment we create),
-    for events that arrive before the gateway's id was recorded."""
+    """Our payment id as the provider echoes it (set on every payment we create), for
+    events that arrive before the gateway's id was recorded: the normalized
+    ``event.metadata``, else a Stripe-shaped ``data.object.metadata`` (plugins)."""
+    ours = event.metadata.get("lms_payment_id")
+    if ours:
+        return ours
     obj: Any = event.raw.get("data", {}).get("object", {}) if event.raw else {}
     metadata = obj.get("metadata") if isinstance(obj, dict) else None
     if isinstance(metadata, dict) and isinstance(metadata.get("lms_payment_id"), str):
@@ -101,6 +112,8 @@ def handle_webhook(
     # An entry received earlier but never marked processed (a crash) is processed again:
     # processing is idempotent.
     action, payment_id = _process(service, gateway, parsed)
+    if action == "deferred":  # nothing we could act on yet: the redelivery tries again
+        return outcome.model_copy(update={"action": action, "payment_id": payment_id})
     with ctx.storage.unit_of_work() as uow:
         current = uow.webhook_events.get(entry.id)
         uow.webhook_events.update(
@@ -138,6 +151,13 @@ def _process(service: PaymentService, gateway: str, event: WebhookEvent) -> tupl
             )
         ):
             return "stale", payment.id
+        if payment.gateway_payment_id is None:
+            # The gateway's answer to our create call never arrived (a timeout after the
+            # provider charged): adopt the provider's payment this event names.
+            if event.payment_id is None:
+                return "deferred", payment.id
+            adopted = service.adopt_payment(payment.id, event.payment_id)
+            return ("payment_synced" if adopted is not None else "mismatch"), payment.id
         # Never trust the webhook's body for money: re-read the payment from the gateway.
         service.sync_payment(payment.id)
         return "payment_synced", payment.id

@@ -265,6 +265,7 @@ class PaymentService(PaymentPipeline):
                 gateway=gateway,
                 gateway_customer_id=None if link is None else link.gateway_customer_id,
                 payment_method=payment_method,
+                payment_method_type=None if method is None else method.type,
                 idempotency_key=key,
                 request_hash=digest,
                 status=PaymentStatus.FAILED if blocked else PaymentStatus.REQUIRES_CONFIRMATION,
@@ -336,6 +337,29 @@ class PaymentService(PaymentPipeline):
         if payment.gateway_payment_id is None:
             return payment
         fresh = self._gateway(payment.gateway).retrieve_payment(payment.gateway_payment_id)
+        return self._drive(self._record(payment.id, fresh))
+
+    def adopt_payment(self, payment_id: str, gateway_payment_id: str) -> Payment | None:
+        """Attach the provider's payment to an attempt whose create call got no answer
+        (a timeout after the provider charged), then record and settle it.
+
+        The provider's payment is re-read and adopted only if it is ours: the
+        ``lms_payment_id`` it echoes (when it echoes one) is ``payment_id``, and amount and
+        currency match the attempt. Returns ``None`` (nothing recorded) otherwise. An
+        attempt that already has a gateway payment is only synced.
+        """
+        payment = self.get(payment_id)
+        if payment.gateway_payment_id is not None:
+            return self.sync_payment(payment_id)
+        fresh = self._gateway(payment.gateway).retrieve_payment(gateway_payment_id)
+        echoed = fresh.metadata.get("lms_payment_id")
+        if (
+            (echoed is not None and echoed != payment.id)
+            or fresh.amount != payment.amount
+            or fresh.currency != payment.currency
+            or fresh.gateway != payment.gateway
+        ):
+            return None
         return self._drive(self._record(payment.id, fresh))
 
     def capture(

@@ -31,7 +31,7 @@ from lms_billing.errors import (
     WebhookSignatureError,
 )
 from lms_billing.ports import PaymentGateway
-from lms_billing.providers.paypal_gateway import PayPalGateway, transmission_time
+from lms_billing.providers.paypal_gateway import PayPalGateway, custom_id_for, transmission_time
 from lms_billing.providers.paypal_mapping import minor_from_paypal, paypal_amount
 
 from . import paypal_payloads as p
@@ -128,13 +128,90 @@ def test_vaulted_token_charges_a_renewal_at_once(
             amount=10000,
             currency="USD",
             payment_method="8kk8451t",
+            payment_method_type="paypal",
             off_session=True,
             idempotency_key="renewal-1",
         )
     )
     body = _json(_calls(mock, "/v2/checkout/orders")[0])
-    assert body["payment_source"] == {"paypal": {"vault_id": "8kk8451t"}}
+    assert body["payment_source"] == {
+        "paypal": {
+            "vault_id": "8kk8451t",
+            "stored_credential": {
+                "payment_initiator": "MERCHANT",
+                "usage": "SUBSEQUENT",
+                "usage_pattern": "SUBSCRIPTION_PREPAID",
+            },
+        }
+    }
     assert result.status is PaymentStatus.SUCCEEDED and result.amount_received == 10000
+
+
+def test_a_saved_card_is_charged_as_a_card_vault_id(
+    gateway: PayPalGateway, mock: responses.RequestsMock
+) -> None:
+    mock.post(f"{API}/v2/checkout/orders", json=p.captured_order(), status=201)
+    gateway.create_payment(
+        PaymentRequest(
+            amount=10000,
+            currency="USD",
+            payment_method="9rr7362c",
+            payment_method_type="card",
+            off_session=True,
+            idempotency_key="renewal-1",
+        )
+    )
+    body = _json(_calls(mock, "/v2/checkout/orders")[0])
+    assert body["payment_source"] == {
+        "card": {
+            "vault_id": "9rr7362c",
+            "stored_credential": {
+                "payment_initiator": "MERCHANT",
+                "payment_type": "RECURRING",
+                "usage": "SUBSEQUENT",
+            },
+        }
+    }
+    # On session (the buyer picks a saved card at checkout): no merchant-initiated flag.
+    mock.post(f"{API}/v2/checkout/orders", json=p.captured_order(), status=201)
+    gateway.create_payment(
+        PaymentRequest(
+            amount=10000,
+            currency="USD",
+            payment_method="9rr7362c",
+            payment_method_type="card",
+            idempotency_key="checkout-1",
+        )
+    )
+    assert _json(_calls(mock, "/v2/checkout/orders")[1])["payment_source"] == {
+        "card": {"vault_id": "9rr7362c"}
+    }
+
+
+def test_our_references_travel_in_custom_id_and_come_back(
+    gateway: PayPalGateway, mock: responses.RequestsMock
+) -> None:
+    refs = {"lms_payment_id": "pay_0a1b", "lms_invoice_id": "in_9z8y", "note": "kept out"}
+    echoed = p.captured_order()
+    custom = "lms_invoice_id=in_9z8y&lms_payment_id=pay_0a1b"
+    echoed["purchase_units"][0]["custom_id"] = custom
+    mock.post(f"{API}/v2/checkout/orders", json=echoed, status=201)
+    result = gateway.create_payment(
+        PaymentRequest(
+            amount=10000,
+            currency="USD",
+            payment_method="8kk8451t",
+            idempotency_key="k",
+            metadata=refs,
+        )
+    )
+    unit = _json(_calls(mock, "/v2/checkout/orders")[0])["purchase_units"][0]
+    assert unit["custom_id"] == custom and "invoice_id" not in unit
+    assert result.metadata == {"lms_invoice_id": "in_9z8y", "lms_payment_id": "pay_0a1b"}
+    # Too long for PayPal's 127 characters together: the payment id alone.
+    long_refs = {"lms_payment_id": "pay_" + "a" * 60, "lms_invoice_id": "in_" + "b" * 60}
+    assert custom_id_for(long_refs) == "lms_payment_id=pay_" + "a" * 60
+    assert custom_id_for({"custom_id": "order-77"}) == "order-77"
 
 
 def test_declined_vault_charge_is_returned_as_an_outcome(
@@ -384,6 +461,24 @@ def test_webhook_verified_by_paypal_is_normalized(
         "29Y24445UY2083144",
     )
     assert (event.amount, event.currency) == (10000, "USD")
+    assert event.metadata == {}  # the docs sample carries no custom_id
+
+
+def test_webhook_echoes_our_references_from_custom_id(
+    gateway: PayPalGateway, mock: responses.RequestsMock
+) -> None:
+    mock.post(
+        f"{API}/v1/notifications/verify-webhook-signature", json={"verification_status": "SUCCESS"}
+    )
+    delivered = json.loads(json.dumps(p.WEBHOOK_CAPTURE_COMPLETED))
+    delivered["resource"]["custom_id"] = "lms_invoice_id=in_9z8y&lms_payment_id=pay_0a1b"
+    delivered["resource"]["invoice_id"] = "INV-2026-000042"
+    event = gateway.parse_webhook(json.dumps(delivered).encode(), _headers())
+    assert event.metadata == {
+        "lms_invoice_id": "in_9z8y",
+        "lms_payment_id": "pay_0a1b",
+        "invoice_id": "INV-2026-000042",
+    }
 
 
 def test_refund_webhook(gateway: PayPalGateway, mock: responses.RequestsMock) -> None:

@@ -9,7 +9,7 @@ Private: :class:`~lms_billing.rendering.html.HtmlRenderer` and
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Generic, TypeVar
 
 from lms_billing.domain.credit_notes import CreditNote
@@ -50,13 +50,21 @@ class DocumentRenderer(ABC, Generic[OutputT]):
         locale: str = "en_US",
         timezone: str = "UTC",
         buyer: Party | None = None,
+        credit_notes: Sequence[CreditNote] = (),
     ) -> OutputT:
         """The invoice in ``locale`` (dates in ``timezone``); ``buyer`` replaces the
-        customer snapshot stored on the invoice."""
+        customer snapshot stored on the invoice; ``credit_notes`` (issued against this
+        invoice) are listed on it."""
         labels = self._labels_for(locale)
         return self.render_view(
             invoice_view(
-                invoice, seller, locale=locale, timezone=timezone, labels=labels, buyer=buyer
+                invoice,
+                seller,
+                locale=locale,
+                timezone=timezone,
+                labels=labels,
+                buyer=buyer,
+                credit_notes=credit_notes,
             )
         )
 
@@ -67,11 +75,15 @@ class DocumentRenderer(ABC, Generic[OutputT]):
         *,
         locale: str = "en_US",
         timezone: str = "UTC",
+        invoice: Invoice | None = None,
     ) -> OutputT:
-        """The payment receipt in ``locale`` (dates in ``timezone``)."""
+        """The payment receipt in ``locale`` (dates in ``timezone``); with the paid
+        ``invoice`` it shows the tax included per rate and each line's rate."""
         labels = self._labels_for(locale)
         return self.render_view(
-            receipt_view(receipt, seller, locale=locale, timezone=timezone, labels=labels)
+            receipt_view(
+                receipt, seller, locale=locale, timezone=timezone, labels=labels, invoice=invoice
+            )
         )
 
     def render_credit_note(

@@ -1,149 +1,44 @@
 """Localized view models: documents turned into the strings a person reads.
 
 HTML and PDF renderers draw the same :class:`DocumentView`, so an amount or a date is
-formatted in exactly one place: amounts with :func:`lms_billing.money.format_money`, dates
-and percentages with babel, both in the reader's locale.
+formatted in exactly one place (:class:`~lms_billing.rendering._format.Formatter`): amounts
+with :func:`lms_billing.money.format_money`, dates and percentages with babel, both in the
+reader's locale. How tax reads (names per jurisdiction, rate per line, breakdown per rate,
+legal notes) is decided in :mod:`lms_billing.rendering._taxes`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
-from decimal import Decimal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from collections.abc import Mapping, Sequence
 
-from babel.core import Locale, UnknownLocaleError
-from babel.dates import format_date
-from babel.numbers import format_decimal, format_percent
-from pydantic import BaseModel, ConfigDict
-
-from lms_billing.domain.credit_notes import CreditNote
-from lms_billing.domain.customers import Address, TaxId
+from lms_billing.domain.credit_notes import CreditNote, CreditNoteStatus
+from lms_billing.domain.customers import TaxId
 from lms_billing.domain.invoices import Invoice, LineTaxAmount
 from lms_billing.domain.receipts import Receipt
 from lms_billing.errors import ValidationError
-from lms_billing.money import format_money, from_minor_units
-from lms_billing.rendering.labels import labels_for
+from lms_billing.rendering._format import Formatter
+from lms_billing.rendering._taxes import (
+    TaxRowView,
+    document_tax_name,
+    legal_notes,
+    line_rate,
+    rate_heading,
+    tax_groups,
+    tax_names,
+    tax_rows,
+)
+from lms_billing.rendering.views import (
+    CreditNoteRefView,
+    DocumentView,
+    LineView,
+    Party,
+    PartyView,
+    Row,
+    SellerDetails,
+)
 
 # Countries that print "City, ST 12345" rather than "12345 City".
 _CITY_FIRST = frozenset({"US", "CA", "AU", "GB", "IE"})
-
-
-class Party(BaseModel):
-    """A seller or buyer as printed on a document."""
-
-    model_config = ConfigDict(frozen=True)
-
-    name: str
-    email: str | None = None
-    address: Address | None = None
-    tax_ids: tuple[TaxId, ...] = ()
-
-
-class SellerDetails(Party):
-    """The issuing business: printed in the header and footer of every document.
-
-    ``legal_notes`` are printed on every invoice (registered office, company number, a
-    small-business VAT exemption notice ...); ``payment_instructions`` on invoices only.
-    """
-
-    legal_notes: tuple[str, ...] = ()
-    payment_instructions: str | None = None
-    website: str | None = None
-
-
-@dataclass(frozen=True)
-class Row:
-    label: str
-    value: str
-    strong: bool = False
-
-
-@dataclass(frozen=True)
-class PartyView:
-    name: str
-    lines: tuple[str, ...] = ()
-    tax_ids: tuple[str, ...] = ()
-    email: str | None = None
-
-
-@dataclass(frozen=True)
-class LineView:
-    description: str
-    details: tuple[str, ...]
-    quantity: str
-    unit_price: str
-    amount: str
-
-
-@dataclass(frozen=True)
-class TaxRowView:
-    label: str
-    taxable_amount: str
-    amount: str
-
-
-@dataclass(frozen=True)
-class DocumentView:
-    """Everything a template prints, already localized."""
-
-    kind: str
-    title: str
-    number: str
-    status: str | None
-    locale: str
-    lang: str
-    meta: tuple[Row, ...]
-    seller: PartyView
-    buyer: PartyView | None
-    lines: tuple[LineView, ...]
-    totals: tuple[Row, ...]
-    tax_rows: tuple[TaxRowView, ...]
-    notes: tuple[str, ...]
-    footer: tuple[str, ...]
-    labels: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def show_unit_price(self) -> bool:
-        """False when no line has a unit price (receipts): the column is left out."""
-        return any(line.unit_price for line in self.lines)
-
-
-class _Fmt:
-    """Formatting helpers and labels bound to one locale, currency and time zone."""
-
-    def __init__(
-        self, locale: str, currency: str, timezone: str, labels: Mapping[str, str] | None
-    ) -> None:
-        try:
-            self.locale = Locale.parse(locale.replace("-", "_"))
-        except (UnknownLocaleError, ValueError, TypeError) as exc:
-            raise ValidationError(f"Unknown locale {locale!r}.", locale=locale) from exc
-        try:
-            self.zone = ZoneInfo(timezone)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValidationError(f"Unknown time zone {timezone!r}.", timezone=timezone) from exc
-        self.tag = str(self.locale)
-        self.currency = currency
-        # The locale's labels with the host's overrides on top.
-        self.labels = labels_for(self.tag, labels)
-
-    def money(self, minor: int) -> str:
-        return format_money(from_minor_units(minor, self.currency, allow_negative=True), self.tag)
-
-    def date(self, moment: datetime) -> str:
-        return str(format_date(moment.astimezone(self.zone).date(), "long", locale=self.locale))
-
-    def number(self, value: int) -> str:
-        return str(format_decimal(value, locale=self.locale))
-
-    def percent(self, rate: Decimal) -> str:
-        # The locale's pattern ("19 %" in German) without rounding 7.5 % to 8 %.
-        return str(format_percent(rate, locale=self.locale, decimal_quantization=False))
-
-    def country(self, code: str) -> str:
-        return str(self.locale.territories.get(code, code))
 
 
 def _tax_id(tax_id: TaxId, labels: Mapping[str, str]) -> str:
@@ -152,7 +47,7 @@ def _tax_id(tax_id: TaxId, labels: Mapping[str, str]) -> str:
     return f"{label}: {tax_id.value}"
 
 
-def _party(party: Party, fmt: _Fmt, labels: Mapping[str, str]) -> PartyView:
+def _party(party: Party, fmt: Formatter, labels: Mapping[str, str]) -> PartyView:
     lines: list[str] = []
     address = party.address
     if address is not None:
@@ -173,43 +68,6 @@ def _party(party: Party, fmt: _Fmt, labels: Mapping[str, str]) -> PartyView:
     )
 
 
-def _tax_label(tax: LineTaxAmount, fmt: _Fmt, labels: Mapping[str, str]) -> str:
-    label = f"{tax.tax_type.replace('_', ' ').upper()} {tax.jurisdiction} {fmt.percent(tax.rate)}"
-    if tax.reverse_charge:
-        return f"{label} ({labels['reverse_charge']})"
-    if tax.inclusive:
-        return f"{label} ({labels['included']})"
-    return label
-
-
-def _tax_rows(
-    taxes: Iterable[LineTaxAmount], fmt: _Fmt, labels: Mapping[str, str]
-) -> tuple[TaxRowView, ...]:
-    groups: dict[str, tuple[int, int]] = {}
-    for tax in taxes:
-        key = _tax_label(tax, fmt, labels)
-        taxable, amount = groups.get(key, (0, 0))
-        groups[key] = (taxable + tax.taxable_amount, amount + tax.amount)
-    return tuple(
-        TaxRowView(label=label, taxable_amount=fmt.money(taxable), amount=fmt.money(amount))
-        for label, (taxable, amount) in sorted(groups.items())
-    )
-
-
-def _legal_notes(
-    notes: Sequence[str], reverse_charge: bool, labels: Mapping[str, str]
-) -> list[str]:
-    result = []
-    for note in dict.fromkeys(notes):
-        # Engines write the EU mention in English; print it in the reader's language too.
-        if note.strip().lower() == "reverse charge" and labels["reverse_charge"] != note:
-            note = f"{labels['reverse_charge']} ({note.strip()})"
-        result.append(note)
-    if reverse_charge and not any("reverse" in n.lower() for n in result):
-        result.append(f"{labels['reverse_charge']} (Reverse charge)")
-    return result
-
-
 def _footer(seller: SellerDetails, labels: Mapping[str, str], extra: str | None) -> tuple[str, ...]:
     parts = [seller.name]
     parts.extend(_tax_id(tax_id, labels) for tax_id in seller.tax_ids)
@@ -220,9 +78,24 @@ def _footer(seller: SellerDetails, labels: Mapping[str, str], extra: str | None)
     return tuple(footer)
 
 
+class _TaxColumn:
+    """The per-line tax rate column of one document, and the name of its tax total."""
+
+    def __init__(self, per_line: Sequence[Sequence[LineTaxAmount]], fmt: Formatter) -> None:
+        self.fmt = fmt
+        self.taxes = [tax for line in per_line for tax in line]
+        self.heading = rate_heading(self.taxes, fmt)
+        self.name = document_tax_name(self.taxes, fmt)
+        # Several taxes on one document (GST and QST): each cell says which rate is which.
+        self._named = len(tax_names(self.taxes, fmt)) > 1
+
+    def cell(self, line_taxes: Sequence[LineTaxAmount]) -> str:
+        return line_rate(line_taxes, self.fmt, named=self._named) if self.heading else ""
+
+
 def _document_view(
     kind: str,
-    fmt: _Fmt,
+    fmt: Formatter,
     seller: SellerDetails,
     buyer: Party | None,
     *,
@@ -231,9 +104,11 @@ def _document_view(
     meta: Sequence[Row],
     lines: Sequence[LineView],
     totals: Sequence[Row],
+    tax: _TaxColumn,
     tax_rows: tuple[TaxRowView, ...] = (),
     notes: Sequence[str] = (),
     footer: str | None = None,
+    credit_notes: Sequence[CreditNoteRefView] = (),
 ) -> DocumentView:
     """What every document prints alike: the title (the label named like ``kind``), the
     reader's locale, both parties, the footer (plus the document's own ``footer`` line)."""
@@ -254,17 +129,21 @@ def _document_view(
         notes=tuple(notes),
         footer=_footer(seller, text, footer),
         labels=text,
+        tax_rate_heading=tax.heading,
+        tax_name=tax.name,
+        credit_notes=tuple(credit_notes),
     )
 
 
 def _line_view(
-    fmt: _Fmt,
+    fmt: Formatter,
     description: str,
     amount: int,
     *,
     quantity: int | None = None,
     unit_amount: int | None = None,
     details: Sequence[str] = (),
+    tax_rate: str = "",
 ) -> LineView:
     """A table row; a missing quantity or unit price prints as an empty cell."""
     return LineView(
@@ -273,6 +152,7 @@ def _line_view(
         quantity="" if quantity is None else fmt.number(quantity),
         unit_price="" if unit_amount is None else fmt.money(unit_amount),
         amount=fmt.money(amount),
+        tax_rate=tax_rate,
     )
 
 
@@ -293,6 +173,47 @@ def invoice_buyer(invoice: Invoice) -> Party | None:
     return _customer_snapshot(invoice)
 
 
+def _outcomes(note: CreditNote) -> list[tuple[str, int]]:
+    """Where a credit note's money went, as (label key, amount), the zero ones left out."""
+    outcomes = (
+        ("reduces_amount_due", note.pre_payment_amount),
+        ("refund", note.refund_amount),
+        ("out_of_band", note.out_of_band_amount),
+        ("credit_to_balance", note.credit_amount),
+    )
+    return [(key, amount) for key, amount in outcomes if amount]
+
+
+def _credit_note_refs(
+    invoice: Invoice, notes: Sequence[CreditNote], fmt: Formatter
+) -> tuple[CreditNoteRefView, ...]:
+    text = fmt.labels
+    refs = []
+    for note in sorted(notes, key=lambda n: (n.created_at, n.number)):
+        if note.invoice_id != invoice.id:
+            raise ValidationError(
+                f"Credit note {note.number} corrects invoice {note.invoice_id}, not {invoice.id}.",
+                credit_note=note.id,
+            )
+        void = note.status == CreditNoteStatus.VOID
+        effect = "; ".join(f"{text[key]}: {fmt.money(amount)}" for key, amount in _outcomes(note))
+        refs.append(
+            CreditNoteRefView(
+                number=note.number,
+                date=fmt.date(note.created_at),
+                amount=fmt.money(note.total),
+                effect=text["status_void"] if void else effect,
+                void=void,
+            )
+        )
+    return tuple(refs)
+
+
+def _tax_total(amount: int, tax: _TaxColumn, fmt: Formatter, *, computed: bool) -> Row:
+    """The tax row of the totals, printed even when the tax is zero."""
+    return Row(tax.name, fmt.money(amount) if computed else fmt.labels["tax_pending"])
+
+
 def invoice_view(
     invoice: Invoice,
     seller: SellerDetails,
@@ -301,9 +222,16 @@ def invoice_view(
     timezone: str = "UTC",
     labels: Mapping[str, str] | None = None,
     buyer: Party | None = None,
+    credit_notes: Sequence[CreditNote] = (),
 ) -> DocumentView:
-    """The localized view of an invoice (any status; drafts print without a number)."""
-    fmt = _Fmt(locale, invoice.currency, timezone, labels)
+    """The localized view of an invoice (any status; drafts print without a number).
+
+    ``credit_notes`` are the credit notes issued against the invoice: each is listed with
+    where its money went (refund, customer balance ...).
+
+    :raises ValidationError: a credit note belongs to another invoice.
+    """
+    fmt = Formatter(locale, invoice.currency, timezone, labels)
     text = fmt.labels
     issued = invoice.finalized_at or invoice.created_at
     meta = [Row(text["invoice_number"], invoice.number or text["status_draft"])]
@@ -313,6 +241,7 @@ def invoice_view(
     if invoice.paid_at is not None:
         meta.append(Row(text["date_paid"], fmt.date(invoice.paid_at)))
     coupons = {c.id: c.name or c.id for c in invoice.coupons}
+    tax = _TaxColumn([line.tax_amounts for line in invoice.lines], fmt)
     lines = []
     for line in invoice.lines:
         details = []
@@ -332,15 +261,16 @@ def invoice_view(
                 quantity=line.quantity,
                 unit_amount=line.unit_amount,
                 details=details,
+                tax_rate=tax.cell(line.tax_amounts),
             )
         )
     totals = [Row(text["subtotal"], fmt.money(invoice.subtotal))]
     if invoice.total_discount:
         totals.append(Row(text["total_discount"], fmt.money(-invoice.total_discount)))
-    taxes = [t for line in invoice.lines for t in line.tax_amounts]
-    if taxes:
+    if tax.taxes or invoice.total_discount:
         totals.append(Row(text["total_excluding_tax"], fmt.money(invoice.total_excluding_tax)))
-        totals.append(Row(text["tax"], fmt.money(invoice.tax)))
+    computed = invoice.tax_computed or not invoice.lines
+    totals.append(_tax_total(invoice.tax, tax, fmt, computed=computed))
     totals.append(Row(text["total"], fmt.money(invoice.total), strong=True))
     if invoice.applied_balance:
         totals.append(Row(text["applied_balance"], fmt.money(-invoice.applied_balance)))
@@ -352,7 +282,10 @@ def invoice_view(
         totals.append(Row(text["amount_paid"], fmt.money(invoice.amount_paid)))
     due_label = "amount_remaining" if invoice.amount_paid else "amount_due"
     totals.append(Row(text[due_label], fmt.money(invoice.amount_remaining), strong=True))
-    notes = _legal_notes(invoice.tax_notes, any(t.reverse_charge for t in taxes), text)
+    notes = legal_notes(invoice.tax_notes, tax.taxes, fmt)
+    if invoice.post_payment_credit_notes_amount and not credit_notes:
+        amount = fmt.money(invoice.post_payment_credit_notes_amount)
+        notes.append(f"{text['credit_notes_after_payment']}: {amount}")
     if invoice.description:
         notes.append(invoice.description)
     if seller.payment_instructions and invoice.amount_remaining:
@@ -367,9 +300,11 @@ def invoice_view(
         meta=meta,
         lines=lines,
         totals=totals,
-        tax_rows=_tax_rows(taxes, fmt, text),
+        tax=tax,
+        tax_rows=tax_rows(tax.taxes, fmt),
         notes=notes,
         footer=invoice.footer,
+        credit_notes=_credit_note_refs(invoice, credit_notes, fmt),
     )
 
 
@@ -380,9 +315,14 @@ def receipt_view(
     locale: str = "en_US",
     timezone: str = "UTC",
     labels: Mapping[str, str] | None = None,
+    invoice: Invoice | None = None,
 ) -> DocumentView:
-    """The localized view of a payment receipt."""
-    fmt = _Fmt(locale, receipt.currency, timezone, labels)
+    """The localized view of a payment receipt.
+
+    With the paid ``invoice`` the receipt names its tax and shows the tax included per
+    rate, and each line's rate; without it, the tax total under the generic name.
+    """
+    fmt = Formatter(locale, receipt.currency, timezone, labels)
     text = fmt.labels
     meta = [Row(text["receipt_number"], receipt.number)]
     if receipt.invoice_number:
@@ -390,14 +330,32 @@ def receipt_view(
     meta.append(Row(text["date_paid"], fmt.date(receipt.paid_at)))
     if receipt.payment_method:
         meta.append(Row(text["payment_method"], receipt.payment_method))
+    per_line: list[Sequence[LineTaxAmount]] = []
+    if invoice is not None and len(invoice.lines) == len(receipt.lines):
+        per_line = [line.tax_amounts for line in invoice.lines]  # receipt lines mirror these
+    tax = _TaxColumn(per_line, fmt)
     totals = []
     if receipt.invoice_total is not None:
         totals.append(Row(text["total"], fmt.money(receipt.invoice_total)))
-    if receipt.tax:
-        totals.append(Row(text["tax"], fmt.money(receipt.tax)))
+    taxes = [t for line in invoice.lines for t in line.tax_amounts] if invoice else []
+    included = text["tax_included"]
+    groups = tax_groups(taxes, fmt, inclusive_note=False)
+    totals.extend(Row(included.replace("{tax}", label), fmt.money(a)) for label, _, a in groups)
+    if not groups:
+        totals.append(Row(text["tax_included_generic"], fmt.money(receipt.tax)))
     totals.append(Row(text["amount_paid"], fmt.money(receipt.amount_paid), strong=True))
     if receipt.amount_remaining:
         totals.append(Row(text["amount_remaining"], fmt.money(receipt.amount_remaining)))
+    lines = [
+        _line_view(
+            fmt,
+            line.description,
+            line.amount,
+            quantity=line.quantity,
+            tax_rate=tax.cell(per_line[index]) if per_line else "",
+        )
+        for index, line in enumerate(receipt.lines)
+    ]
     return _document_view(
         "receipt",
         fmt,
@@ -406,11 +364,9 @@ def receipt_view(
         number=receipt.number,
         status=None,
         meta=meta,
-        lines=[
-            _line_view(fmt, line.description, line.amount, quantity=line.quantity)
-            for line in receipt.lines
-        ],
+        lines=lines,
         totals=totals,
+        tax=tax,
         notes=[x for x in (receipt.description,) if x],
     )
 
@@ -425,7 +381,7 @@ def credit_note_view(
     buyer: Party | None = None,
 ) -> DocumentView:
     """The localized view of a credit note; pass the invoice's buyer as ``buyer``."""
-    fmt = _Fmt(locale, note.currency, timezone, labels)
+    fmt = Formatter(locale, note.currency, timezone, labels)
     text = fmt.labels
     meta = [Row(text["credit_note_number"], note.number)]
     if note.invoice_number:
@@ -433,6 +389,7 @@ def credit_note_view(
     meta.append(Row(text["date_of_issue"], fmt.date(note.created_at)))
     if note.reason is not None:
         meta.append(Row(text["reason"], text[f"reason_{note.reason.value}"]))
+    tax = _TaxColumn([line.tax_amounts for line in note.lines], fmt)
     lines = []
     for line in note.lines:
         details: tuple[str, ...] = ()
@@ -448,21 +405,16 @@ def credit_note_view(
                 quantity=line.quantity,
                 unit_amount=line.unit_amount,
                 details=details,
+                tax_rate=tax.cell(line.tax_amounts),
             )
         )
-    taxes = [t for line in note.lines for t in line.tax_amounts]
-    totals = [Row(text["subtotal"], fmt.money(note.subtotal))]
-    if taxes:
-        totals.append(Row(text["tax"], fmt.money(note.tax)))
-    totals.append(Row(text["total"], fmt.money(note.total), strong=True))
-    outcomes = (
-        ("reduces_amount_due", note.pre_payment_amount),
-        ("refund", note.refund_amount),
-        ("out_of_band", note.out_of_band_amount),
-        ("credit_to_balance", note.credit_amount),
-    )
-    totals.extend(Row(text[key], fmt.money(amount)) for key, amount in outcomes if amount)
-    notes = _legal_notes((), any(t.reverse_charge for t in taxes), text)
+    totals = [
+        Row(text["subtotal"], fmt.money(note.subtotal)),
+        _tax_total(note.tax, tax, fmt, computed=True),
+        Row(text["total"], fmt.money(note.total), strong=True),
+    ]
+    totals.extend(Row(text[key], fmt.money(amount)) for key, amount in _outcomes(note))
+    notes = legal_notes((), tax.taxes, fmt)
     if note.memo:
         notes.append(note.memo)
     return _document_view(
@@ -475,12 +427,14 @@ def credit_note_view(
         meta=meta,
         lines=lines,
         totals=totals,
-        tax_rows=_tax_rows(taxes, fmt, text),
+        tax=tax,
+        tax_rows=tax_rows(tax.taxes, fmt),
         notes=notes,
     )
 
 
 __all__ = [
+    "CreditNoteRefView",
     "DocumentView",
     "LineView",
     "Party",

@@ -2,12 +2,15 @@
 
 Numbers, amounts and dates are localized by babel; these are the words around them. Hosts add
 or change a language by passing their own mapping to the renderers (``labels=``); missing
-keys fall back to English.
+keys fall back to English. Tax names ("TVA", "USt.", "消費税") live in
+:mod:`lms_billing.rendering.tax_labels` and are merged in, so they are overridden the same way.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+
+from lms_billing.rendering.tax_labels import TAX_LABELS
 
 EN: dict[str, str] = {
     "invoice": "Invoice",
@@ -59,6 +62,11 @@ EN: dict[str, str] = {
     "credit_to_balance": "Credited to customer balance",
     "reduces_amount_due": "Deducted from amount due",
     "page": "Page",
+    "number": "Number",
+    "date": "Date",
+    "credit_note_effect": "Applied as",
+    "credit_notes_after_payment": "Credited after payment",
+    "credit_notes_issued": "Credit notes issued for this invoice",
     "status_draft": "Draft",
     "status_open": "Open",
     "status_paid": "Paid",
@@ -120,6 +128,11 @@ DE: dict[str, str] = {
     "credit_to_balance": "Dem Kundenguthaben gutgeschrieben",
     "reduces_amount_due": "Vom fälligen Betrag abgezogen",
     "page": "Seite",
+    "number": "Nummer",
+    "date": "Datum",
+    "credit_note_effect": "Verwendung",
+    "credit_notes_after_payment": "Nach Zahlung gutgeschrieben",
+    "credit_notes_issued": "Gutschriften zu dieser Rechnung",
     "status_draft": "Entwurf",
     "status_open": "Offen",
     "status_paid": "Bezahlt",
@@ -160,14 +173,14 @@ FR: dict[str, str] = {
     "subtotal": "Sous-total",
     "total_discount": "Remise",
     "total_excluding_tax": "Total HT",
-    "tax": "TVA",
+    "tax": "Taxes",
     "total": "Total TTC",
     "applied_balance": "Solde appliqué",
     "credit_notes": "Avoirs",
     "amount_paid": "Montant payé",
     "amount_due": "Montant dû",
     "amount_remaining": "Reste à payer",
-    "tax_breakdown": "Détail de la TVA",
+    "tax_breakdown": "Détail des taxes",
     "taxable_amount": "Base HT",
     "rate": "Taux",
     "reverse_charge": "Autoliquidation",
@@ -181,6 +194,11 @@ FR: dict[str, str] = {
     "credit_to_balance": "Crédité sur le solde client",
     "reduces_amount_due": "Déduit du montant dû",
     "page": "Page",
+    "number": "Numéro",
+    "date": "Date",
+    "credit_note_effect": "Imputation",
+    "credit_notes_after_payment": "Crédité après paiement",
+    "credit_notes_issued": "Avoirs émis sur cette facture",
     "status_draft": "Brouillon",
     "status_open": "Ouverte",
     "status_paid": "Payée",
@@ -221,7 +239,7 @@ JA: dict[str, str] = {
     "subtotal": "小計",
     "total_discount": "割引",
     "total_excluding_tax": "税抜合計",
-    "tax": "消費税",
+    "tax": "税額",
     "total": "合計",
     "applied_balance": "残高充当",
     "credit_notes": "クレジットノート",
@@ -242,6 +260,11 @@ JA: dict[str, str] = {
     "credit_to_balance": "顧客残高に充当",
     "reduces_amount_due": "請求金額から控除",
     "page": "ページ",
+    "number": "番号",
+    "date": "日付",
+    "credit_note_effect": "処理",
+    "credit_notes_after_payment": "支払後のクレジット",
+    "credit_notes_issued": "この請求書に対するクレジットノート",
     "status_draft": "下書き",
     "status_open": "未払い",
     "status_paid": "支払済み",
@@ -303,6 +326,11 @@ PT: dict[str, str] = {
     "credit_to_balance": "Creditado no saldo do cliente",
     "reduces_amount_due": "Abatido do valor devido",
     "page": "Página",
+    "number": "Número",
+    "date": "Data",
+    "credit_note_effect": "Aplicação",
+    "credit_notes_after_payment": "Creditado após o pagamento",
+    "credit_notes_issued": "Notas de crédito emitidas para esta fatura",
     "status_draft": "Rascunho",
     "status_open": "Em aberto",
     "status_paid": "Paga",
@@ -322,7 +350,9 @@ def labels_for(locale: str, overrides: Mapping[str, str] | None = None) -> dict[
     """English labels, overlaid with the locale's language, then with ``overrides``."""
     language = locale.replace("-", "_").split("_", 1)[0].lower()
     merged = dict(EN)
+    merged.update(TAX_LABELS["en"])
     merged.update(LABELS.get(language, {}))
+    merged.update(TAX_LABELS.get(language, {}))
     if overrides:
         merged.update(overrides)
     return merged

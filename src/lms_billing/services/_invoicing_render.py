@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from lms_billing.domain.credit_notes import CreditNote
 from lms_billing.errors import ConfigurationError, ValidationError
 from lms_billing.rendering.context import (
     credit_note_view,
@@ -14,11 +15,22 @@ from lms_billing.rendering.context import (
 from lms_billing.rendering.html import HtmlRenderer
 from lms_billing.services._context import ServiceContext
 from lms_billing.services._invoicing_support import RenderFormat, seller_for_rendering
-from lms_billing.storage.base import UnitOfWork
+from lms_billing.storage.base import DEFAULT_LIST_LIMIT, UnitOfWork
 
 if TYPE_CHECKING:
     from lms_billing.rendering.context import DocumentView
     from lms_billing.rendering.pdf import PdfRenderer
+
+
+def _credit_notes(uow: UnitOfWork, invoice_id: str) -> list[CreditNote]:
+    """Every credit note issued against the invoice, page by page."""
+    notes: list[CreditNote] = []
+    while True:
+        after = notes[-1].id if notes else None
+        page = uow.credit_notes.list(invoice_id=invoice_id, starting_after=after)
+        notes.extend(page)
+        if len(page) < DEFAULT_LIST_LIMIT:
+            return notes
 
 
 class DocumentRenderer:
@@ -57,8 +69,13 @@ class DocumentRenderer:
         with self._ctx.storage.unit_of_work() as uow:
             invoice = uow.invoices.get(invoice_id)
             tag = self._locale(uow, invoice.customer_id, locale)
+            notes = _credit_notes(uow, invoice_id)
         view = invoice_view(
-            invoice, seller_for_rendering(settings), locale=tag, timezone=settings.timezone
+            invoice,
+            seller_for_rendering(settings),
+            locale=tag,
+            timezone=settings.timezone,
+            credit_notes=notes,
         )
         return self._draw(view, format)
 
@@ -67,8 +84,15 @@ class DocumentRenderer:
         with self._ctx.storage.unit_of_work() as uow:
             receipt = uow.receipts.get(receipt_id)
             tag = self._locale(uow, receipt.customer_id, locale)
+            invoice = None
+            if receipt.invoice_id is not None:
+                invoice = uow.invoices.get_or_none(receipt.invoice_id)
         view = receipt_view(
-            receipt, seller_for_rendering(settings), locale=tag, timezone=settings.timezone
+            receipt,
+            seller_for_rendering(settings),
+            locale=tag,
+            timezone=settings.timezone,
+            invoice=invoice,
         )
         return self._draw(view, format)
 

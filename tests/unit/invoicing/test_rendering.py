@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pypdf import PdfReader
 
 from lms_billing.domain.credit_notes import CreditLineRequest, CreditNoteRequest, credit_invoice
 from lms_billing.domain.customers import Address, TaxId
@@ -24,6 +26,7 @@ from lms_billing.domain.receipts import Receipt, receipt_for_invoice_payment
 from lms_billing.domain.tax import TaxLine, TaxRequest, TaxResult
 from lms_billing.errors import ConfigurationError
 from lms_billing.errors import ValidationError as BillingValidationError
+from lms_billing.money import format_money, from_minor_units
 from lms_billing.rendering import HtmlRenderer, Party, SellerDetails
 from lms_billing.rendering.pdf import FontSet, PdfRenderer, find_fonts
 
@@ -51,6 +54,10 @@ EXPECTED = {
     "ja_JP": ("€1,234.50", "€1,469.06", "2026年3月15日", "19%", "請求書"),
     "pt_BR": ("€\xa01.234,50", "€\xa01.469,06", "15 de março de 2026", "19%", "Fatura"),
 }
+
+
+def money(minor: int, locale: str) -> str:
+    return format_money(from_minor_units(minor, "EUR"), locale)
 
 
 def sample_invoice(**overrides: object) -> Invoice:
@@ -141,7 +148,7 @@ def test_reverse_charge_note_is_printed_in_the_readers_language() -> None:
     invoice = finalize(compute_tax(invoice, ReverseChargeEngine(), tax_context()), "INV-9", NOW)
     html = HtmlRenderer().render_invoice(invoice, SELLER, locale="fr_FR")
     assert "Autoliquidation (Reverse charge)" in html
-    assert "VAT FR 0\xa0% (Autoliquidation)" in html
+    assert "TVA FR 0\xa0% (Autoliquidation)" in html
 
 
 def test_html_is_escaped() -> None:
@@ -199,36 +206,85 @@ def test_dates_follow_the_readers_time_zone() -> None:
 # --- PDF -----------------------------------------------------------------------------------
 
 
+def pdf_pages(pdf: bytes) -> list[str]:
+    """The text of each page, with no-break and narrow spaces read as plain spaces."""
+    pages = PdfReader(io.BytesIO(pdf)).pages
+    return [page.extract_text().replace("\xa0", " ").replace("\u202f", " ") for page in pages]
+
+
+def plain(text: str) -> str:
+    return text.replace("\xa0", " ").replace("\u202f", " ")
+
+
+# What each locale prints for the sample invoice (net 1,234.50 + 19 % VAT 234.56), its
+# receipt and a credit note of 10.00 including tax (8.40 net + 1.60 VAT).
+PDF_WORDS = {
+    "en_US": ("VAT", "Tax breakdown", "Including VAT DE 19%", "Credit note", "Page 1/1"),
+    "de_DE": ("USt.", "Steueraufstellung", "Enthaltene USt. DE 19 %", "Gutschrift", "Seite 1/1"),
+    "fr_FR": ("TVA", "Détail des taxes", "Dont TVA DE 19 %", "Avoir", "Page 1/1"),
+    "ja_JP": ("付加価値税", "税率別内訳", "うち付加価値税 DE 19%", "クレジットノート",
+              "ページ 1/1"),
+    "pt_BR": ("IVA", "Detalhamento de impostos", "IVA DE 19% incluído", "Nota de crédito",
+              "Página 1/1"),
+}  # fmt: skip
+
+
 @pytest.mark.parametrize("locale", sorted(EXPECTED))
-def test_pdfs_are_produced_for_every_document_and_locale(locale: str) -> None:
+def test_pdf_text_has_amounts_labels_tax_breakdown_and_numbers(locale: str) -> None:
+    net, total, issued, rate, title = (plain(x) for x in EXPECTED[locale])
+    tax_name, breakdown, included, note_title, page = PDF_WORDS[locale]
     renderer = PdfRenderer()
     invoice = sample_invoice()
+    html = plain(HtmlRenderer().render_invoice(invoice, SELLER, locale=locale))
+    assert f"{tax_name} DE {rate}" in html  # the HTML names the tax the same way
+
+    (text,) = pdf_pages(renderer.render_invoice(invoice, SELLER, locale=locale))
+    for expected in (title.upper() if locale != "ja_JP" else title, "INV-2026-000123", issued,
+                     net, total, "Lernwerk Akademie GmbH", "Ada Lovelace", page):  # fmt: skip
+        assert expected in text, expected
+    # The line's rate, the tax total under the tax's own name, the breakdown per rate.
+    assert re.search(rf"1 {re.escape(net)} {re.escape(rate)} {re.escape(net)}", text), text
+    tax_amount = plain(money(23_456, locale))
+    assert f"\n{tax_name} {tax_amount}\n" in text
+    assert breakdown.upper() in text.upper()
+    assert f"{tax_name} DE {rate} {net} {tax_amount}" in text
+
+    receipt = sample_receipt(invoice)
+    (text,) = pdf_pages(renderer.render_receipt(receipt, SELLER, locale=locale, invoice=invoice))
+    assert "RCT-2026-000001" in text and "INV-2026-000123" in text and "Visa •••• 4242" in text
+    assert f"{included} {tax_amount}" in text
+    assert f"1 {rate} {total}" in text  # the line, tax included, with its rate
+
     note, _ = credit_invoice(
-        invoice,
-        CreditNoteRequest(amount=1_000),
-        credit_note_id="cn_1",
-        number="CN-1",
-        now=NOW,
+        invoice, CreditNoteRequest(amount=1_000), credit_note_id="cn_1", number="CN-1", now=NOW
     )
-    documents = (
-        renderer.render_invoice(invoice, SELLER, locale=locale),
-        renderer.render_receipt(sample_receipt(invoice), SELLER, locale=locale),
-        renderer.render_credit_note(note, SELLER, locale=locale),
-    )
-    for pdf in documents:
-        assert pdf.startswith(b"%PDF-") and pdf.rstrip().endswith(b"%%EOF")
-        assert len(pdf) > 2_000
+    (text,) = pdf_pages(renderer.render_credit_note(note, SELLER, locale=locale))
+    assert note_title.upper() in text.upper() and "CN-1" in text and "INV-2026-000123" in text
+    for amount in (840, 160, 1_000):
+        assert plain(money(amount, locale)) in text
+    assert f"{tax_name} DE {rate} {plain(money(840, locale))} {plain(money(160, locale))}" in text
 
 
-def test_long_invoices_flow_onto_more_pages() -> None:
+def test_long_invoices_repeat_number_and_page_on_every_page() -> None:
     invoice = draft(**BUYER)
-    for index in range(60):
-        invoice = add_line(
-            invoice, InvoiceLine(id=f"l{index}", description=f"Seat {index}", amount=1_000)
-        )
+    description = "Seat licence for course module {} with a long title that needs two lines"
+    for index in range(40):
+        line = InvoiceLine(id=f"l{index}", description=description.format(index), amount=1_000)
+        invoice = add_line(invoice, line)
     invoice = finalize(compute_tax(invoice, FlatVatEngine(), tax_context()), "INV-1", NOW)
-    pdf = PdfRenderer().render_invoice(invoice, SELLER)
-    assert len(re.findall(rb"/Type\s*/Page(?!s)", pdf)) >= 2
+    pages = pdf_pages(PdfRenderer().render_invoice(invoice, SELLER))
+    count = len(pages)
+    assert count >= 2
+    for number, text in enumerate(pages, start=1):
+        assert f"Invoice INV-1 · Page {number}/{count}" in text  # footer of every page
+        if number > 1:  # running header, then the repeated table heading
+            heading = f"Invoice INV-1 Page {number}/{count}\nDESCRIPTION QTY VAT AMOUNT\n"
+            assert text.startswith(heading), text[:80]
+    everything = "\n".join(pages)
+    for index in range(40):  # every line printed once, left-aligned: never justified
+        assert everything.count(f"module {index} with") == 1
+    assert "  " not in everything
+    assert "Total €476.00" in pages[-1] and "VAT DE 19% €400.00 €76.00" in pages[-1]
 
 
 def latin_only() -> FontSet:

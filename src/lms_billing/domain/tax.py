@@ -94,7 +94,12 @@ class TaxRounding(StrEnum):
 
 
 class TaxReason(StrEnum):
-    """Machine reason codes on :class:`TaxLine` and in review reasons."""
+    """Machine reason codes on :class:`TaxLine`: how the rate was chosen.
+
+    A B2B sale in the seller's own country is ``standard_rated`` or ``reduced_rated`` like any
+    other taxed sale (the buyer's VAT id is on the invoice); review reasons are separate
+    strings (``TaxResult.review_reasons``).
+    """
 
     STANDARD_RATED = "standard_rated"
     REDUCED_RATED = "reduced_rated"
@@ -105,7 +110,6 @@ class TaxReason(StrEnum):
     NOT_TAXABLE = "not_taxable"
     OUTSIDE_SCOPE = "outside_scope"
     HOME_COUNTRY_THRESHOLD = "home_country_threshold"
-    DOMESTIC_B2B = "domestic_b2b"
     EXTERNAL = "external"  # computed by an external service (Stripe Tax)
     ZERO_ENGINE = "zero_engine"
 

@@ -3,6 +3,9 @@
 Sources (tax authority pages):
 - GB VAT 20 % (since 2011-01-04; table from 2021-01-01, after the Brexit transition):
   https://www.gov.uk/guidance/rates-of-vat-on-different-goods-and-services
+  Registration threshold GBP 85,000 (2017-04-01) -> GBP 90,000 (2024-04-01) for UK-established
+  businesses; a non-established taxable person registers from its first UK supply:
+  https://www.gov.uk/guidance/who-should-register-for-vat-vat-notice-7001
 - NO VAT 25 %, VOEC scheme for non-resident sellers of electronic services to consumers,
   registration threshold NOK 50,000: https://www.skatteetaten.no/en/business-and-organisation/vat-and-duties/vat/foreign/e-commerce-voec/
 - CH VAT 7.7 % (2018-01-01) -> 8.1 % (2024-01-01); reduced 2.5 -> 2.6, special 3.7 -> 3.8;
@@ -13,13 +16,14 @@ Sources (tax authority pages):
 - JP consumption tax 10 % (reduced 8 %) from 2019-10-01; registration threshold JPY 10 million:
   https://www.nta.go.jp/english/taxes/consumption_tax/01.htm
 - CA GST 5 %; QST 9.975 %; HST ON 13 %, NB/NL/PE 15 %, NS 15 % -> 14 % on 2025-04-01
-  (re-checked: https://www.demersbeaulne.com/en/2025/03/08/hst-reduction-in-nova-scotia-are-you-ready/);
-  non-resident simplified registration threshold CAD 30,000:
+  (Canada Revenue Agency rate table, below); GST/HST and QST registration threshold CAD 30,000
+  (small supplier; non-resident simplified registration):
   https://www.canada.ca/en/revenue-agency/services/tax/businesses/topics/gst-hst-businesses/charge-collect-which-rate/calculator.html
   https://www.revenuquebec.ca/en/businesses/consumption-taxes/gsthst-and-qst/
-- CA provincial sales tax on software / digital services: BC PST 7 % (non-resident sellers
-  of software and telecommunication services register since 2021-04-01), SK PST 6 %,
-  MB RST 7 % (digital services since 2021-12-01):
+- CA provincial sales tax on software / digital services: BC PST 7 % (out-of-province sellers
+  of software and telecommunication services register once BC sales pass CAD 10,000, since
+  2021-04-01), SK PST 6 % (out-of-province vendors need a vendor's licence; no small-seller
+  threshold found), MB RST 7 % (digital services since 2021-12-01; CAD 10,000 of MB sales):
   https://www2.gov.bc.ca/gov/content/taxes/sales-taxes/pst/software
   https://www.saskatchewan.ca/business/taxes-licensing-and-reporting/provincial-taxes-policies-and-bulletins/provincial-sales-tax
   https://www.gov.mb.ca/finance/taxation/taxes/retail.html

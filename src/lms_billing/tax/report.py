@@ -16,8 +16,9 @@ What makes it fileable as an OSS return:
 - ``rate_type``: ``standard`` / ``reduced`` / ``zero`` (EU rows from the rate tables on the
   supply date; other rows from the line's reason).
 - EUR columns (OSS returns are in EUR): with an :class:`EurRateSource`, each row is converted at
-  the rate the source gives for the last day of its period (Art. 366 VAT Directive: the ECB rate
-  of that day, or of the next day it publishes one: the source's job). Without a source, a
+  the rate the source gives for the last day of its period (VAT Directive Art. 366, and the same
+  rule for the Union scheme: the ECB rate of that day, or of the next day it publishes one; the
+  source's job). Without a source, a
   document's recorded ``eur_rate`` is used when every document of the row has one. Otherwise the
   EUR columns stay empty and ``eur_conversion`` says ``missing``: no rate is ever invented.
 - Corrections: a credit note for an invoice of an earlier period is not netted into the period
@@ -88,7 +89,8 @@ class EurRateSource(Protocol):
     """EUR per one unit of ``currency`` for a day (``None`` when the source has none).
 
     For an OSS return that is the ECB reference rate published for ``on``, or, when the ECB
-    published none that day, for the next day it did (Art. 366 VAT Directive).
+    published none that day, for the next day it did (VAT Directive Art. 366; the Union
+    scheme has the same rule).
     """
 
     def eur_rate(self, currency: str, on: date) -> Decimal | None: ...

@@ -83,6 +83,20 @@ class PaymentGateway(Protocol):
 
 
 @runtime_checkable
+class PaymentMethodLookup(Protocol):
+    """Optional: what a payment-method token that is *not* saved stands for.
+
+    A gateway that implements it lets fraud rules judge a card entered at checkout as they
+    judge a saved one (card fingerprint for velocity, issuing country for mismatches),
+    before anything is charged. Raise ``ProviderError`` subclasses as usual.
+    """
+
+    name: str
+
+    def retrieve_payment_method(self, payment_method_id: str) -> PaymentMethodDetails: ...
+
+
+@runtime_checkable
 class ReconciliationSource(Protocol):
     """What a gateway reports for reconciliation: money settled and paid out to the bank.
 
@@ -202,6 +216,7 @@ __all__ = [
     "FxRates",
     "Notifier",
     "PaymentGateway",
+    "PaymentMethodLookup",
     "ProductCatalog",
     "ReconciliationSource",
     "StorageBackend",

@@ -12,6 +12,7 @@ from urllib.parse import parse_qs
 
 import responses
 
+from lms_billing.domain.fraud import FraudOutcome
 from lms_billing.domain.invoices import InvoiceStatus
 from lms_billing.domain.payments import PaymentStatus, RefundStatus, RiskLevel
 
@@ -68,6 +69,10 @@ def test_stripe_saved_card_pays_and_records_settlement_and_radar(
     )
     assert settlement.exchange_rate == Decimal("1.0853")
     assert payment.risk is not None and payment.risk.level is RiskLevel.ELEVATED
+    # Radar's verdict, judged after authorisation: elevated risk goes to review.
+    assert payment.fraud.outcome is FraudOutcome.REVIEW
+    assert [r.code for r in payment.fraud.reasons] == ["provider_risk_elevated"]
+    assert shop.log.count("payment.review") == 1
 
 
 def test_stripe_three_d_secure_then_a_verified_webhook_pays(
@@ -108,6 +113,22 @@ def test_stripe_three_d_secure_then_a_verified_webhook_pays(
     assert len(shop.billing.invoices.list_receipts(invoice_id=invoice.id)) == 1
 
 
+def test_stripe_card_entered_at_checkout_is_looked_up_for_fraud_rules(
+    shop: Shop, mock: responses.RequestsMock
+) -> None:
+    invoice = invoice_in(shop, "EUR", 2000)
+    card = dict(sp.PAYMENT_METHOD, card=dict(sp.PAYMENT_METHOD["card"], country="GB"))
+    lookup = mock.get(f"{STRIPE}/v1/payment_methods/{card['id']}", json=card)
+    mock.post(f"{STRIPE}/v1/payment_intents", json=sp.PAYMENT_INTENT_SUCCEEDED)
+    mock.get(INTENT_URL, json=sp.PAYMENT_INTENT_SUCCEEDED)
+    payment = shop.billing.payments.pay_invoice(
+        invoice.id, gateway="stripe", payment_method=card["id"], idempotency_key="gb-1"
+    )
+    assert lookup.call_count == 1 and mock.calls[0].request.method == "GET"  # before paying
+    assert payment.card_fingerprint == "Xt5EWLLDS7FJjR1c"
+    assert [r.code for r in payment.fraud.reasons][:1] == ["country_mismatch"]
+
+
 def test_stripe_decline_is_recorded_with_its_code(shop: Shop, mock: responses.RequestsMock) -> None:
     invoice = invoice_in(shop, "EUR", 2000)
     mock.post(f"{STRIPE}/v1/payment_intents", status=402, json=sp.card_error("insufficient_funds"))
@@ -117,6 +138,33 @@ def test_stripe_decline_is_recorded_with_its_code(shop: Shop, mock: responses.Re
     assert payment.status is PaymentStatus.FAILED
     assert payment.decline_code == "insufficient_funds"
     assert shop.invoice(invoice.id).status is InvoiceStatus.OPEN
+
+
+def test_stripe_radar_block_is_recorded_with_its_reason(
+    shop: Shop, mock: responses.RequestsMock
+) -> None:
+    invoice = invoice_in(shop, "EUR", 2000)
+    blocked = sp.card_error("fraudulent")
+    outcome = {
+        "risk_level": "highest",
+        "risk_score": 91,
+        "type": "blocked",
+        "reason": "highest_risk_level",
+    }
+    blocked["error"]["payment_intent"]["latest_charge"] = dict(
+        sp.CHARGE, status="failed", paid=False, captured=False, amount_captured=0,
+        balance_transaction=None, outcome=outcome,
+    )  # fmt: skip
+    mock.post(f"{STRIPE}/v1/payment_intents", status=402, json=blocked)
+    payment = shop.billing.payments.pay_invoice(
+        invoice.id, gateway="stripe", payment_method="pm_x", idempotency_key="radar-1"
+    )
+    assert (payment.status, payment.decline_code) == (PaymentStatus.FAILED, "fraudulent")
+    assert payment.risk is not None and payment.risk.outcome_type == "blocked"
+    assert payment.fraud.outcome is FraudOutcome.BLOCK
+    [reason] = payment.fraud.reasons
+    assert (reason.rule, reason.code) == ("provider_risk", "provider_risk_highest")
+    assert shop.log.count("payment.blocked") == 1
 
 
 def test_stripe_refund_issues_a_credit_note(shop: Shop, mock: responses.RequestsMock) -> None:

@@ -15,9 +15,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from lms_billing.domain.payments import RiskLevel, RiskOutcome
 from lms_billing.money import CurrencyCode, MinorUnits
@@ -72,7 +72,12 @@ class FraudVerdict(BaseModel):
 
 
 class PaymentAttempt(BaseModel):
-    """A past payment attempt, as recorded by the payment service (for velocity rules)."""
+    """A past payment attempt, as recorded by the payment service (for velocity rules).
+
+    ``declined`` says the attempt ended declined (failed at the provider); an attempt still
+    waiting for 3-D Secure, in flight or canceled is neither succeeded nor declined. When
+    not given it is ``True`` exactly when a ``decline_code`` is.
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -81,7 +86,15 @@ class PaymentAttempt(BaseModel):
     card_fingerprint: str | None = None
     ip_address: str | None = None
     succeeded: bool = False
+    declined: bool = False
     decline_code: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _declined_by_default(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "declined" not in data:
+            return {**data, "declined": data.get("decline_code") is not None}
+        return data
 
 
 class FraudContext(BaseModel):
@@ -236,7 +249,10 @@ class AmountThresholdRule:
 
 @dataclass
 class TooManyDeclinesRule:
-    """Card testing: many declined attempts by this customer or card within ``window``."""
+    """Card testing: many declined attempts by this customer or card within ``window``.
+
+    Only declines count: unfinished 3-D Secure checkouts and payments in flight do not.
+    """
 
     max_declines: int = 3
     window: timedelta = timedelta(hours=24)
@@ -257,7 +273,7 @@ class TooManyDeclinesRule:
         declines = sum(
             1
             for attempt in context.recent_attempts
-            if not attempt.succeeded and since < attempt.at <= context.now and same_payer(attempt)
+            if attempt.declined and since < attempt.at <= context.now and same_payer(attempt)
         )
         if declines < self.max_declines:
             return None

@@ -64,6 +64,10 @@ _CANCELABLE = frozenset(
 )
 
 
+def _fingerprint(source: str) -> str:
+    return hashlib.sha256(source.encode()).hexdigest()[:16]
+
+
 class SandboxGateway(SandboxCore):
     """An offline :class:`~lms_billing.ports.PaymentGateway`.
 
@@ -144,7 +148,7 @@ class SandboxGateway(SandboxCore):
                 exp_year=card.exp_year,
                 country=card.country,
                 # Same magic card -> same fingerprint across customers, as at Stripe.
-                fingerprint=hashlib.sha256(source.encode()).hexdigest()[:16],
+                fingerprint=_fingerprint(source),
                 customer_id=gateway_customer_id,
             )
             self._state.methods[details.token] = _Method(details, card)
@@ -165,7 +169,22 @@ class SandboxGateway(SandboxCore):
         self._idempotent(idempotency_key, "detach", payment_method_id, run)
 
     def retrieve_payment_method(self, payment_method_id: str) -> PaymentMethodDetails:
-        return self._method(payment_method_id).details
+        """A saved method, or what a magic token stands for (like Stripe's ``GET
+        /v1/payment_methods/pm_card_visa``): the same fingerprint as when it is saved."""
+        if payment_method_id in self._state.methods:
+            return self._method(payment_method_id).details
+        card, source = self._card_for(payment_method_id)
+        return PaymentMethodDetails(
+            token=payment_method_id,
+            gateway=self.name,
+            type=card.type,
+            brand=card.brand,
+            last4=card.last4,
+            exp_month=card.exp_month,
+            exp_year=card.exp_year,
+            country=card.country,
+            fingerprint=_fingerprint(source),
+        )
 
     # --- payments --------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from lms_billing.domain.events import Event
+from lms_billing.domain.fraud import FraudOutcome, FraudVerdict
 from lms_billing.domain.payment_records import Payment, payment_due_key
 from lms_billing.domain.payment_rules import verify_payment
 from lms_billing.domain.payments import PaymentRequest, PaymentResult, PaymentStatus
@@ -15,6 +16,8 @@ from lms_billing.errors import AuthenticationRequiredError, PaymentError, Provid
 from lms_billing.services._payment_support import (
     apply_result,
     event,
+    is_blocking,
+    judge_provider_risk,
     payment_data,
     publish,
     reference_metadata,
@@ -102,16 +105,39 @@ class PaymentPipeline(RefundFlow):
         return failed
 
     def _record(self, payment_id: str, result: PaymentResult) -> Payment:
-        """Transaction: apply a gateway report to our payment (never moving backwards)."""
+        """Transaction: apply a gateway report to our payment (never moving backwards).
+
+        The provider's risk verdict (Radar) is judged as soon as it is reported: ``review``
+        is recorded and announced (``payment.review``); ``block`` is recorded and announced
+        (``payment.blocked``), and an authorization it blocks is canceled before anyone
+        captures it.
+        """
         now = self._ctx.clock.now()
         with self._ctx.storage.unit_of_work() as uow:
             current = uow.payments.get(payment_id)
-            updated = apply_result(current, result, now)
+            updated, raised = judge_provider_risk(
+                self.settings, apply_result(current, result, now), now
+            )
             uow.payments.update(updated)
             if updated.status is not current.status and not updated.collecting:
                 _wake_collection(uow, updated, now)
             uow.commit()
-        publish(self._ctx, self._status_events(current, updated, now))
+        events = self._status_events(current, updated, now)
+        if raised is not None:
+            kind = "payment.blocked" if raised is FraudOutcome.BLOCK else "payment.review"
+            events.append(event(kind, now, updated.customer_id, **payment_data(updated)))
+        publish(self._ctx, events)
+        if (
+            raised is not None
+            and updated.status is PaymentStatus.REQUIRES_CAPTURE
+            and updated.gateway_payment_id is not None
+            and is_blocking(FraudVerdict(outcome=raised), self.settings)
+        ):
+            # Never capture money the provider's risk check blocked: release the hold.
+            released = self._gateway(updated.gateway).cancel_payment(
+                updated.gateway_payment_id, idempotency_key=f"{updated.id}:fraud-cancel"
+            )
+            return self._record(updated.id, released)
         return updated
 
     def _status_events(self, before: Payment, after: Payment, now: datetime) -> list[Event]:

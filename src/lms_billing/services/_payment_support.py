@@ -17,6 +17,7 @@ from lms_billing.domain.fraud import (
     FraudOutcome,
     FraudVerdict,
     PaymentAttempt,
+    ProviderRiskRule,
     default_rules,
     evaluate_rules,
 )
@@ -27,7 +28,12 @@ from lms_billing.domain.payment_records import (
     StoredPaymentMethod,
 )
 from lms_billing.domain.payment_rules import status_supersedes
-from lms_billing.domain.payments import BalanceTransaction, PaymentResult, PaymentStatus
+from lms_billing.domain.payments import (
+    BalanceTransaction,
+    PaymentMethodDetails,
+    PaymentResult,
+    PaymentStatus,
+)
 from lms_billing.ids import new_id
 from lms_billing.ports import FraudRule
 from lms_billing.services._context import ServiceContext
@@ -54,6 +60,9 @@ class PaymentSettings:
     :param pending_check_interval: how often ``collect_due`` re-reads a renewal payment
         that is still in flight at the provider (``processing``, ``requires_capture``) when
         no webhook has resolved it.
+    :param provider_risk_rule: judges the provider's own risk signal (Stripe Radar's
+        ``outcome.risk_level`` / ``outcome.type``) once the provider reports it, after
+        authorisation; ``None`` ignores provider risk.
     """
 
     dunning: DunningPolicy = field(default_factory=DunningPolicy)
@@ -64,6 +73,7 @@ class PaymentSettings:
     expiring_card_months: int = 1
     collection_retry_delay: timedelta = timedelta(minutes=15)
     pending_check_interval: timedelta = timedelta(hours=1)
+    provider_risk_rule: ProviderRiskRule | None = field(default_factory=ProviderRiskRule)
 
 
 def event(type: str, at: datetime, customer_id: str | None, **data: object) -> Event:
@@ -110,11 +120,15 @@ def evaluate_fraud(
     currency: str,
     customer: Customer,
     method: StoredPaymentMethod | None,
+    card: PaymentMethodDetails | None,
     payment_method: str | None,
     ip_address: str | None,
     ip_country: str | None,
 ) -> FraudVerdict:
-    """Run the fraud hook's rules (and the defaults) with the recent attempts as history."""
+    """Run the fraud hook's rules (and the defaults) with the recent attempts as history.
+
+    The card is the saved ``method`` or, for a token entered at checkout, what the gateway
+    said it stands for (``card``)."""
     history = uow.payments.created_since(now - settings.fraud_history, MAX_LIST_LIMIT)
     attempts = tuple(
         PaymentAttempt(
@@ -123,6 +137,7 @@ def evaluate_fraud(
             card_fingerprint=p.card_fingerprint,
             ip_address=p.ip_address,
             succeeded=p.status is PaymentStatus.SUCCEEDED,
+            declined=p.status is PaymentStatus.FAILED,
             decline_code=p.decline_code,
         )
         for p in history
@@ -136,9 +151,9 @@ def evaluate_fraud(
         email=customer.email,
         ip_address=ip_address,
         ip_country=ip_country,
-        card_country=None if method is None else method.country,
+        card_country=method.country if method is not None else card and card.country,
         billing_country=None if customer.address is None else customer.address.country,
-        card_fingerprint=None if method is None else method.fingerprint,
+        card_fingerprint=method.fingerprint if method is not None else card and card.fingerprint,
         payment_method=payment_method,
         recent_attempts=attempts,
     )
@@ -157,6 +172,39 @@ def is_blocking(verdict: FraudVerdict, settings: PaymentSettings) -> bool:
 
 def fraud_record(verdict: FraudVerdict) -> FraudRecord:
     return FraudRecord(outcome=verdict.outcome, reasons=verdict.reasons)
+
+
+def judge_provider_risk(
+    settings: PaymentSettings, payment: Payment, now: datetime
+) -> tuple[Payment, FraudOutcome | None]:
+    """Fold the provider's risk verdict (Radar) into the payment's fraud record.
+
+    Returns the payment (reasons added once, the strictest outcome kept) and the outcome
+    it was *raised* to, or ``None`` when nothing got stricter.
+    """
+    rule = settings.provider_risk_rule
+    if rule is None or payment.risk is None:
+        return payment, None
+    verdict = rule.evaluate(
+        FraudContext(
+            now=now,
+            amount=payment.amount,
+            currency=payment.currency,
+            customer_id=payment.customer_id,
+            provider_risk=payment.risk,
+        )
+    )
+    if verdict is None:
+        return payment, None
+    seen = {(reason.rule, reason.code) for reason in payment.fraud.reasons}
+    added = tuple(r for r in verdict.reasons if (r.rule, r.code) not in seen)
+    if not added:
+        return payment, None
+    before = payment.fraud.outcome
+    outcome = verdict.outcome if verdict.outcome.severity > before.severity else before
+    record = FraudRecord(outcome=outcome, reasons=payment.fraud.reasons + added)
+    raised = outcome if outcome is not before else None
+    return payment.model_copy(update={"fraud": record}), raised
 
 
 def apply_result(payment: Payment, result: PaymentResult, now: datetime) -> Payment:
@@ -220,6 +268,7 @@ __all__ = [
     "event",
     "fraud_record",
     "is_blocking",
+    "judge_provider_risk",
     "payment_data",
     "publish",
     "reference_metadata",

@@ -275,6 +275,8 @@ class _Renewer:
         # The first invoice stayed unpaid: expire the subscription and void that invoice.
         expired = expire_incomplete(sub, at=self._at)
         for invoice in invoices.list(subscription_id=sub.id, status=InvoiceStatus.OPEN):
+            if invoice.amount_paid:  # part paid: voiding is refused; finance credits it
+                continue
             self._batch.voided.append(void(invoice, self._at))
         self._counts.expired += 1
         self._batch.events.append(

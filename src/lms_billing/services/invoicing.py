@@ -203,16 +203,21 @@ class InvoiceService(InvoiceEditing):
         tax_code: str | None = None,
         tax_behavior: str | None = None,
         period: Period | Mapping[str, Any] | None = None,
-        discountable: bool = True,
+        discountable: bool | None = None,
         metadata: Mapping[str, str] | None = None,
     ) -> Invoice:
         """Add a custom line: ``unit_amount`` x ``quantity`` (or a priced ``amount``), in
         minor units of the invoice's currency; negative amounts are credits.
 
+        ``discountable`` defaults to ``True`` for charges and ``False`` for credits, as
+        Stripe's invoice items do: a goodwill credit is not shrunk by a percent coupon.
+
         :raises InvalidAmountError: amount and unit amount disagree, or neither is given.
         """
         if amount is None and unit_amount is not None:
             amount = unit_amount * quantity
+        if discountable is None:
+            discountable = not (isinstance(amount, int) and amount < 0)
         with validating("invoice line"):
             line = InvoiceLine(
                 id=new_id("il"),

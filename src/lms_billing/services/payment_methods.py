@@ -14,9 +14,10 @@ from lms_billing.domain.card_data import reject_card_data
 from lms_billing.domain.customers import Customer, CustomerProfile
 from lms_billing.domain.events import Event
 from lms_billing.domain.payment_records import GatewayCustomerLink, StoredPaymentMethod
-from lms_billing.errors import AlreadyExistsError, ValidationError
+from lms_billing.domain.payments import PaymentMethodDetails
+from lms_billing.errors import AlreadyExistsError, ProviderError, ValidationError
 from lms_billing.ids import new_id
-from lms_billing.ports import PaymentGateway
+from lms_billing.ports import PaymentGateway, PaymentMethodLookup
 from lms_billing.services._context import ServiceContext
 from lms_billing.services._payment_support import PaymentSettings, event, publish
 from lms_billing.storage.base import DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT, UnitOfWork
@@ -90,6 +91,32 @@ class PaymentMethodService:
             except AlreadyExistsError:
                 pass  # a concurrent caller stored the same link first
         return created.id
+
+    def inspect_payment_method(
+        self, gateway: str, token: str | None, *, idempotency_key: str | None = None
+    ) -> PaymentMethodDetails | None:
+        """What an *unsaved* token stands for (fingerprint, issuing country), from gateways
+        that implement :class:`~lms_billing.ports.PaymentMethodLookup`, so fraud rules
+        judge a card entered at checkout like a saved one.
+
+        ``None`` for no token, a saved token (its stored details are used), a replayed
+        ``idempotency_key``, a gateway without the lookup, or a lookup the provider could
+        not answer: fraud rules then see less, the payment itself is unaffected.
+        """
+        if token is None:
+            return None
+        with self._ctx.storage.unit_of_work() as uow:
+            if idempotency_key is not None and uow.payments.get_by_idempotency_key(idempotency_key):
+                return None
+            if uow.payment_methods.get_by_token(gateway, token) is not None:
+                return None
+        lookup = self._gateway(gateway)
+        if not isinstance(lookup, PaymentMethodLookup):
+            return None
+        try:
+            return lookup.retrieve_payment_method(token)
+        except ProviderError:
+            return None  # the charge reports a bad token or an outage as it should
 
     def attach_payment_method(
         self,

@@ -34,6 +34,7 @@ from lms_billing.domain.invoices import InvoiceStatus
 from lms_billing.domain.payment_records import Payment, Refund
 from lms_billing.domain.payments import (
     CaptureMethod,
+    PaymentMethodDetails,
     PaymentStatus,
     RefundReason,
 )
@@ -157,6 +158,7 @@ class PaymentService(PaymentPipeline):
             "metadata": dict(metadata or {}),
         }
         digest = request_hash(request)
+        card = self.inspect_payment_method(gateway, payment_method, idempotency_key=idempotency_key)
         start = partial(
             self._start,
             invoice_id,
@@ -164,6 +166,7 @@ class PaymentService(PaymentPipeline):
             digest,
             gateway,
             payment_method,
+            card,
             off_session,
             capture,
             return_url,
@@ -186,6 +189,7 @@ class PaymentService(PaymentPipeline):
         digest: str,
         gateway: str,
         payment_method: str | None,
+        card: PaymentMethodDetails | None,
         off_session: bool,
         capture: CaptureMethod,
         return_url: str | None,
@@ -253,6 +257,7 @@ class PaymentService(PaymentPipeline):
                 currency=invoice.currency,
                 customer=customer,
                 method=method,
+                card=None if method is not None else card,
                 payment_method=payment_method,
                 ip_address=ip_address,
                 ip_country=ip_country,
@@ -279,7 +284,9 @@ class PaymentService(PaymentPipeline):
                 failure_code="blocked_by_fraud_rules" if blocked else None,
                 fraud=fraud_record(verdict),
                 ip_address=ip_address,
-                card_fingerprint=None if method is None else method.fingerprint,
+                card_fingerprint=method.fingerprint
+                if method is not None
+                else card and card.fingerprint,
                 created_at=now,
                 updated_at=now,
                 metadata=metadata,

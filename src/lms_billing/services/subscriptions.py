@@ -18,19 +18,13 @@ from lms_billing.domain.coupons import (
     Discount,
     normalize_code,
 )
-from lms_billing.domain.customer_balance import (
-    BalanceTransactionType,
-    CustomerBalanceTransaction,
-)
 from lms_billing.domain.proration import ProrationBehavior
 from lms_billing.domain.renewal import (
     BillingReason,
     InvoicePlan,
     plan_period_invoice,
-    preview_upcoming_invoice,
 )
 from lms_billing.domain.subscription_changes import (
-    cancel,
     cancel_at_period_end,
     pause_collection,
     resume,
@@ -46,10 +40,15 @@ from lms_billing.domain.subscriptions import (
     TrialSettings,
     create_subscription,
 )
-from lms_billing.errors import InvalidSubscriptionOperationError
+from lms_billing.errors import InvalidSubscriptionError, InvalidSubscriptionOperationError
 from lms_billing.ids import new_id
 from lms_billing.services._context import PendingEvents, ServiceContext, mutate, validating
 from lms_billing.services._invoicing_support import tax_engine
+from lms_billing.services._subscription_cancel import (
+    Refunder,
+    refund_cancellation_notes,
+    settle_cancellation,
+)
 from lms_billing.services._subscription_support import (
     InvoiceFinisher,
     ItemSpec,
@@ -66,21 +65,40 @@ from lms_billing.services.billing_run import (
     run_billing,
 )
 from lms_billing.services.collection import Collector, NoopCollector
-from lms_billing.storage.base import DEFAULT_LIST_LIMIT, UnitOfWork
+from lms_billing.services.subscription_queries import ItemInput, SubscriptionQueries
+from lms_billing.storage.base import UnitOfWork
 
-ItemInput = ItemSpec | Mapping[str, Any]
+
+def _given(**params: Any) -> dict[str, Any]:
+    """The parameters that are set (``None`` left out), for idempotency requests: calls
+    made without the newer options keep the request they always had."""
+    return {name: value for name, value in params.items() if value is not None}
 
 
-class SubscriptionService:
+class SubscriptionService(SubscriptionQueries):
     """Subscriptions for course memberships and seat-based team plans.
 
     :param collector: attempts payment of the invoices subscriptions create (default: none,
         invoices stay open until paid through ``billing.invoices.pay``).
+    :param refunder: refunds the unused time of a canceled subscription when asked
+        (``cancel(..., refund=True)``); the :class:`~lms_billing.Billing` facade sets its
+        payments service.
+
+    Every mutating call takes an ``idempotency_key`` and an ``actor`` (default: the
+    customer): who did it, recorded with the time and cause in the subscription's
+    ``history``.
     """
 
-    def __init__(self, ctx: ServiceContext, *, collector: Collector | None = None) -> None:
-        self._ctx = ctx
+    def __init__(
+        self,
+        ctx: ServiceContext,
+        *,
+        collector: Collector | None = None,
+        refunder: Refunder | None = None,
+    ) -> None:
+        super().__init__(ctx)
         self.collector: Collector = collector or NoopCollector()
+        self.refunder: Refunder | None = refunder
 
     # --- create --------------------------------------------------------------------------
 
@@ -100,11 +118,13 @@ class SubscriptionService:
         billing_cycle_anchor: datetime | None = None,
         currency: str | None = None,
         metadata: Mapping[str, str] | None = None,
+        actor: str | None = None,
     ) -> Subscription:
         """Start a subscription. Without a trial its first period is invoiced, finalized
         and collected now (``incomplete`` until paid, then ``active``); with one it starts
         ``trialing``. ``coupon`` (an id) or ``promotion_code`` (what the customer typed)
-        becomes a discount on the subscription, redeemed once.
+        becomes a discount on the subscription, redeemed once. ``actor`` (default: the
+        customer) is who did it, as recorded in the subscription's ``history``.
 
         :raises NotFoundError: unknown customer, price, coupon or code.
         :raises InvalidSubscriptionError: non-recurring prices, bad trial settings ...
@@ -141,13 +161,15 @@ class SubscriptionService:
                 default_payment_method=default_payment_method,
                 billing_mode=mode,
                 billing_cycle_anchor_at=billing_cycle_anchor,
-                actor=customer.id,
+                actor=actor or customer.id,
                 metadata=dict(metadata or {}),
             )
             discounts = subscription_discounts(uow, sub, coupon, code_text, now)
             if sub.status is SubscriptionStatus.INCOMPLETE:
                 plan = plan_period_invoice(sub, discounts=discounts)
-                sub = self._invoice_now(uow, events, sub, discounts, plan, now)
+                sub = self._invoice_now(
+                    uow, events, sub, discounts, plan, now, actor=actor or customer.id
+                )
             uow.subscriptions.add(SubscriptionRecord(subscription=sub, discounts=discounts))
             events.record("customer.subscription.created", sub, customer_id=sub.customer_id)
             return sub
@@ -165,6 +187,7 @@ class SubscriptionService:
             "billing_cycle_anchor": billing_cycle_anchor,
             "currency": currency,
             "metadata": dict(metadata or {}),
+            **_given(actor=actor),
         }
         return self._mutate("subscriptions.create", idempotency_key, request, execute)
 
@@ -178,12 +201,14 @@ class SubscriptionService:
         idempotency_key: str,
         proration_behavior: ProrationBehavior | str = ProrationBehavior.CREATE_PRORATIONS,
         proration_date: datetime | None = None,
+        actor: str | None = None,
     ) -> Subscription:
         """Replace the items: upgrade, downgrade, seats, add-ons or a new interval.
 
         ``create_prorations`` stores the proration lines as pending items for the next
         invoice; ``always_invoice`` invoices them now (an interval change always invoices
-        the new period now); ``none`` prorates nothing.
+        the new period now); ``none`` prorates nothing. ``history`` records the change
+        (``items_updated``) by ``actor`` (default: the customer).
         """
         with validating("subscription items"):
             specs = item_specs(items)
@@ -193,6 +218,7 @@ class SubscriptionService:
             now = self._ctx.clock.now()
             record = uow.subscriptions.get(subscription_id)
             sub = record.subscription
+            who = actor or sub.customer_id
             priced = build_items(
                 uow, specs, currency=sub.currency, settings=self._ctx.settings, current=sub.items
             )
@@ -203,6 +229,7 @@ class SubscriptionService:
                 proration_behavior=behavior,
                 proration_date=proration_date,
                 rounding=self._ctx.settings.rounding,
+                actor=who,
             )
             sub = update.subscription
             new_items = [
@@ -229,7 +256,7 @@ class SubscriptionService:
                     include_items=update.billing_cycle_reset,
                     rounding=self._ctx.settings.rounding,
                 )
-                sub = self._invoice_now(uow, events, sub, record.discounts, plan, now)
+                sub = self._invoice_now(uow, events, sub, record.discounts, plan, now, actor=who)
             else:
                 for pending_item in new_items:
                     uow.pending_items.add(pending_item)
@@ -242,6 +269,7 @@ class SubscriptionService:
             "items": [s.model_dump(mode="json") for s in specs],
             "proration_behavior": behavior,
             "proration_date": proration_date,
+            **_given(actor=actor),
         }
         return self._mutate("subscriptions.update_items", idempotency_key, request, execute)
 
@@ -253,72 +281,123 @@ class SubscriptionService:
         *,
         idempotency_key: str,
         prorate: bool = False,
+        invoice_now: bool = True,
+        refund: bool = False,
         cause: str = "requested",
+        actor: str | None = None,
     ) -> Subscription:
-        """Cancel now. ``prorate=True`` credits the unused part of a paid period to the
-        customer's credit balance (it pays their next invoices, or is refunded)."""
+        """Cancel now, settling the current period.
+
+        :param prorate: credit the unused time (from now to the period end) of what the
+            current period's invoices actually billed, net of discounts, with tax following
+            in proportion: one credit note per invoice. On an unpaid invoice the credit only
+            lowers the amount still due (an unpaid period is never credited or refunded); on
+            a paid one it goes to the customer's credit balance, or is refunded with
+            ``refund``. Prorations still pending were never billed and are not credited.
+        :param invoice_now: pending proration items go on a final invoice, created,
+            finalized and collected now (with ``prorate``, each only for the time used
+            until now); ``False`` discards them (the customer is neither charged nor
+            credited for them). Stripe's ``invoice_now``; the default differs because
+            pending items here belong to the subscription, so nothing would bill them later.
+        :param refund: with ``prorate``, refund the credit of paid invoices through the
+            payments service (up to what their succeeded payments can still refund; the
+            rest goes to the credit balance). The credit notes record ``refund_amount``
+            with the cancellation; the refunds are made right after it commits (a replay
+            of the same call retries any that failed). Without a :attr:`refunder` (the
+            :class:`~lms_billing.Billing` facade sets its payments service) the credit
+            notes are only recorded: move the money with ``payments.refund(payment_id,
+            amount, credit_note_id=...)``.
+        :param actor: who canceled (default: the customer), kept in ``history``.
+        :raises InvalidSubscriptionError: ``refund`` without ``prorate``.
+        :raises InvalidStateTransitionError: the subscription has already ended.
+        """
+        if refund and not prorate:
+            raise InvalidSubscriptionError(
+                "refund=True needs prorate=True: only the unused time's credit is refunded."
+            )
 
         def execute(uow: UnitOfWork, events: PendingEvents) -> Subscription:
             now = self._ctx.clock.now()
             record = uow.subscriptions.get(subscription_id)
-            result = cancel(
+            who = actor or record.subscription.customer_id
+            result = settle_cancellation(
+                uow,
+                self._ctx.settings,
                 record.subscription,
-                at=now,
-                actor=record.subscription.customer_id,
+                now=now,
+                actor=who,
                 cause=cause,
                 prorate=prorate,
-                rounding=self._ctx.settings.rounding,
+                invoice_now=invoice_now,
+                refund=refund,
+                events=events,
             )
             sub = result.subscription
-            credit = -sum(item.amount for item in result.credit_items)
-            if credit > 0:
-                uow.customer_balance.add(
-                    CustomerBalanceTransaction(
-                        id=new_id("cbtxn"),
-                        customer_id=sub.customer_id,
-                        currency=sub.currency,
-                        amount=credit,
-                        type=BalanceTransactionType.ADJUSTMENT,
-                        description=f"Unused time on canceled subscription {sub.id}",
-                        created_at=now,
-                    )
+            if result.final_items:
+                plan = plan_period_invoice(
+                    sub,
+                    pending_items=result.final_items,
+                    discounts=record.discounts,
+                    billing_reason=BillingReason.SUBSCRIPTION_UPDATE,
+                    include_items=False,
+                    rounding=self._ctx.settings.rounding,
                 )
+                sub = self._invoice_now(uow, events, sub, record.discounts, plan, now, actor=who)
             uow.subscriptions.update(record.model_copy(update={"subscription": sub}))
             events.record("customer.subscription.deleted", sub, customer_id=sub.customer_id)
             return sub
 
-        request = {"subscription_id": subscription_id, "prorate": prorate, "cause": cause}
-        return self._mutate("subscriptions.cancel", idempotency_key, request, execute)
+        request = {
+            "subscription_id": subscription_id,
+            "prorate": prorate,
+            "cause": cause,
+            **_given(invoice_now=None if invoice_now else False, refund=refund or None),
+            **_given(actor=actor),
+        }
+        canceled = self._mutate("subscriptions.cancel", idempotency_key, request, execute)
+        if refund and self.refunder is not None:
+            refund_cancellation_notes(
+                self._ctx.storage, self.refunder, subscription_id, idempotency_key
+            )
+        return canceled
 
-    def cancel_at_period_end(self, subscription_id: str, *, idempotency_key: str) -> Subscription:
-        """Keep the subscription until its period ends, then cancel it (no renewal)."""
+    def cancel_at_period_end(
+        self, subscription_id: str, *, idempotency_key: str, actor: str | None = None
+    ) -> Subscription:
+        """Keep the subscription until its period ends, then cancel it (no renewal).
+        ``history`` records ``cancel_at_period_end_scheduled`` by ``actor``."""
         return self._change(
             "subscriptions.cancel_at_period_end",
             subscription_id,
             idempotency_key,
+            actor,
             {},
-            lambda sub, now: cancel_at_period_end(sub, at=now),
+            lambda sub, now, who: cancel_at_period_end(sub, at=now, actor=who),
         )
 
-    def resume(self, subscription_id: str, *, idempotency_key: str) -> Subscription:
-        """Undo a scheduled cancellation, or reactivate a ``paused`` subscription (its new
-        period starts now and is invoiced now)."""
+    def resume(
+        self, subscription_id: str, *, idempotency_key: str, actor: str | None = None
+    ) -> Subscription:
+        """Undo a scheduled cancellation (``history``: ``cancel_at_period_end_undone``), or
+        reactivate a ``paused`` subscription (its new period starts now and is invoiced
+        now), by ``actor`` (default: the customer)."""
 
         def execute(uow: UnitOfWork, events: PendingEvents) -> Subscription:
             now = self._ctx.clock.now()
             record = uow.subscriptions.get(subscription_id)
             sub = record.subscription
+            who = actor or sub.customer_id
             if sub.status is SubscriptionStatus.PAUSED:
-                sub = resume(sub, at=now, actor=sub.customer_id)
+                sub = resume(sub, at=now, actor=who)
                 plan = plan_period_invoice(
                     sub,
                     discounts=record.discounts,
                     billing_reason=BillingReason.SUBSCRIPTION_CYCLE,
                     rounding=self._ctx.settings.rounding,
                 )
-                sub = self._invoice_now(uow, events, sub, record.discounts, plan, now)
+                sub = self._invoice_now(uow, events, sub, record.discounts, plan, now, actor=who)
             elif sub.cancel_at_period_end:
-                sub = resume_before_period_end(sub, at=now)
+                sub = resume_before_period_end(sub, at=now, actor=who)
             else:
                 raise InvalidSubscriptionOperationError(
                     "Only paused subscriptions or scheduled cancellations can be resumed.",
@@ -328,7 +407,7 @@ class SubscriptionService:
             events.record("customer.subscription.resumed", sub, customer_id=sub.customer_id)
             return sub
 
-        request = {"subscription_id": subscription_id}
+        request = {"subscription_id": subscription_id, **_given(actor=actor)}
         return self._mutate("subscriptions.resume", idempotency_key, request, execute)
 
     def pause_collection(
@@ -338,94 +417,34 @@ class SubscriptionService:
         behavior: PauseCollectionBehavior | str,
         idempotency_key: str,
         resumes_at: datetime | None = None,
+        actor: str | None = None,
     ) -> Subscription:
         """Pause payment collection (``keep_as_draft``, ``mark_uncollectible``, ``void``),
-        until ``resumes_at`` or :meth:`resume_collection`."""
+        until ``resumes_at`` or :meth:`resume_collection`; ``history``:
+        ``collection_paused`` by ``actor`` (default: the customer)."""
         return self._change(
             "subscriptions.pause_collection",
             subscription_id,
             idempotency_key,
+            actor,
             {"behavior": str(behavior), "resumes_at": resumes_at},
-            lambda sub, now: pause_collection(
-                sub, behavior=behavior, at=now, resumes_at=resumes_at
+            lambda sub, now, who: pause_collection(
+                sub, behavior=behavior, at=now, resumes_at=resumes_at, actor=who
             ),
         )
 
-    def resume_collection(self, subscription_id: str, *, idempotency_key: str) -> Subscription:
-        """Collect payments again from the next invoice on."""
+    def resume_collection(
+        self, subscription_id: str, *, idempotency_key: str, actor: str | None = None
+    ) -> Subscription:
+        """Collect payments again from the next invoice on (``history``:
+        ``collection_resumed`` by ``actor``, default the customer)."""
         return self._change(
             "subscriptions.resume_collection",
             subscription_id,
             idempotency_key,
+            actor,
             {},
-            lambda sub, now: resume_collection(sub),
-        )
-
-    # --- reads ---------------------------------------------------------------------------
-
-    def get(self, subscription_id: str) -> Subscription:
-        with self._ctx.storage.unit_of_work() as uow:
-            return uow.subscriptions.get(subscription_id).subscription
-
-    def discounts(self, subscription_id: str) -> tuple[Discount, ...]:
-        """The coupon discounts on a subscription (ended ones included)."""
-        with self._ctx.storage.unit_of_work() as uow:
-            return uow.subscriptions.get(subscription_id).discounts
-
-    def pending_items(self, subscription_id: str) -> list[PendingInvoiceItem]:
-        """Proration lines waiting for the subscription's next invoice."""
-        with self._ctx.storage.unit_of_work() as uow:
-            uow.subscriptions.get(subscription_id)
-            return uow.pending_items.for_subscriptions([subscription_id]).get(subscription_id, [])
-
-    def list(
-        self,
-        *,
-        customer_id: str | None = None,
-        status: SubscriptionStatus | str | None = None,
-        limit: int = DEFAULT_LIST_LIMIT,
-        starting_after: str | None = None,
-    ) -> list[Subscription]:
-        wanted = None if status is None else parse_enum(SubscriptionStatus, status, name="status")
-        with self._ctx.storage.unit_of_work() as uow:
-            records = uow.subscriptions.list(
-                customer_id=customer_id, status=wanted, limit=limit, starting_after=starting_after
-            )
-        return [record.subscription for record in records]
-
-    def preview_upcoming_invoice(
-        self,
-        subscription_id: str,
-        *,
-        items: Sequence[ItemInput] | None = None,
-        proration_date: datetime | None = None,
-    ) -> InvoicePlan | None:
-        """The next invoice (Stripe's upcoming invoice), before tax; nothing is written.
-        Pass ``items`` to preview a plan change made now."""
-        specs = None if items is None else item_specs(items)
-        with self._ctx.storage.unit_of_work() as uow:
-            record = uow.subscriptions.get(subscription_id)
-            sub = record.subscription
-            pending = uow.pending_items.for_subscriptions([sub.id]).get(sub.id, [])
-            priced = (
-                None
-                if specs is None
-                else build_items(
-                    uow,
-                    specs,
-                    currency=sub.currency,
-                    settings=self._ctx.settings,
-                    current=sub.items,
-                )
-            )
-        return preview_upcoming_invoice(
-            sub,
-            self._ctx.clock.now(),
-            pending_items=[p.item for p in pending],
-            discounts=record.discounts,
-            items=priced,
-            proration_date=proration_date,
-            rounding=self._ctx.settings.rounding,
+            lambda sub, now, who: resume_collection(sub, at=now, actor=who),
         )
 
     def run_billing(
@@ -450,6 +469,8 @@ class SubscriptionService:
         discounts: Sequence[Discount],
         plan: InvoicePlan,
         now: datetime,
+        *,
+        actor: str,
     ) -> Subscription:
         engine = tax_engine(self._ctx.plugins.tax_engines(), self._ctx.settings)
         finisher = InvoiceFinisher(uow, self._ctx.settings, engine, self.collector)
@@ -460,24 +481,28 @@ class SubscriptionService:
         for transaction in finisher.balance_transactions:
             uow.customer_balance.add(transaction)
         events.record("invoice.created", invoice, customer_id=invoice.customer_id)
-        return after_collection(sub, outcome, now, actor=sub.customer_id)
+        for receipt in finisher.add_receipts():
+            events.record("receipt.created", receipt, customer_id=receipt.customer_id)
+        return after_collection(sub, outcome, now, actor=actor)
 
     def _change(
         self,
         operation: str,
         subscription_id: str,
         idempotency_key: str,
+        actor: str | None,
         params: Mapping[str, Any],
-        change: Callable[[Subscription, datetime], Subscription],
+        change: Callable[[Subscription, datetime, str], Subscription],
     ) -> Subscription:
         def execute(uow: UnitOfWork, events: PendingEvents) -> Subscription:
             record = uow.subscriptions.get(subscription_id)
-            sub = change(record.subscription, self._ctx.clock.now())
+            before = record.subscription
+            sub = change(before, self._ctx.clock.now(), actor or before.customer_id)
             uow.subscriptions.update(record.model_copy(update={"subscription": sub}))
             events.record("customer.subscription.updated", sub, customer_id=sub.customer_id)
             return sub
 
-        request = {"subscription_id": subscription_id, **params}
+        request = {"subscription_id": subscription_id, **params, **_given(actor=actor)}
         return self._mutate(operation, idempotency_key, request, execute)
 
     def _mutate(

@@ -100,8 +100,16 @@ def test_too_many_declines() -> None:
     assert verdict is not None and verdict.outcome is FraudOutcome.BLOCK
     successes = _attempts(3, customer_id="cus_1", succeeded=True)
     assert rule.evaluate(_context(recent_attempts=successes)) is None
-    same_card = _attempts(3, card_fingerprint="fp_1", customer_id="cus_other")
+    same_card = _attempts(
+        3, card_fingerprint="fp_1", customer_id="cus_other", decline_code="do_not_honor"
+    )
     assert rule.evaluate(_context(recent_attempts=same_card)) is not None
+    # Unfinished 3-D Secure checkouts and payments in flight are not declines.
+    unfinished = _attempts(5, customer_id="cus_1", succeeded=False, declined=False)
+    assert rule.evaluate(_context(recent_attempts=unfinished)) is None
+    # A failure without a decline code (3-D Secure failed) still counts when marked declined.
+    failed = _attempts(3, customer_id="cus_1", declined=True)
+    assert rule.evaluate(_context(recent_attempts=failed)) is not None
 
 
 @pytest.mark.parametrize(

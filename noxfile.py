@@ -45,7 +45,9 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session
 def demo(session: nox.Session) -> None:
-    """Run ``lms-billing demo`` in a fresh SQLite file."""
+    """Run ``lms-billing demo`` offline; it writes into ``demo-output/`` and reuses its
+    ``demo.db`` (idempotency keys replay the same documents). Pass ``-- --out DIR`` for a
+    fresh folder."""
     session.install("-e", ".[pdf]")
     session.run("lms-billing", "demo", *session.posargs)
 

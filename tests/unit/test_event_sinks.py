@@ -95,9 +95,7 @@ def test_a_rolled_back_call_delivers_nothing(billing: Billing, sink: RecordingSi
 def test_the_builtin_in_process_sink_is_a_trylast_plugin() -> None:
     assert "lms_billing.plugins.sinks" in BUILTIN_PLUGINS
     pm = get_plugin_manager(load_entrypoints=False)
-    impls = {
-        impl.plugin_name: impl for impl in pm.hook.lms_billing_event_sinks.get_hookimpls()
-    }
+    impls = {impl.plugin_name: impl for impl in pm.hook.lms_billing_event_sinks.get_hookimpls()}
     assert impls["lms_billing.plugins.sinks"].trylast
     host = PluginHost(pm)
     assert isinstance(host.event_sinks()[IN_PROCESS_SINK], InProcessSink)

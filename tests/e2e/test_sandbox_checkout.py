@@ -199,6 +199,33 @@ def test_manual_capture_pays_the_invoice_on_capture(shop: Shop) -> None:
     assert shop.invoice(invoice.id).status is InvoiceStatus.PAID
 
 
+def test_after_a_partial_capture_the_rest_of_the_invoice_is_collected(shop: Shop) -> None:
+    invoice = shop.open_invoice()
+    authorized = shop.billing.payments.pay_invoice(
+        invoice.id, idempotency_key="auth", payment_method="pm_card_visa", capture_method="manual"
+    )
+    captured = shop.billing.payments.capture(authorized.id, 2000, idempotency_key="cap")
+    assert captured.status is PaymentStatus.SUCCEEDED and captured.receipt_id is not None
+    partly = shop.invoice(invoice.id)
+    assert (partly.status, partly.amount_paid, partly.amount_remaining) == (
+        InvoiceStatus.OPEN,
+        2000,
+        2900,
+    )
+    rest = shop.billing.payments.pay_invoice(
+        invoice.id, idempotency_key="rest", payment_method="pm_card_visa"
+    )
+    assert (rest.status, rest.amount, rest.attempt) == (PaymentStatus.SUCCEEDED, 2900, 2)
+    paid = shop.invoice(invoice.id)
+    assert (paid.status, paid.amount_paid) == (InvoiceStatus.PAID, 4900)
+    receipts = shop.billing.invoices.list_receipts(invoice_id=invoice.id)
+    assert sorted(r.amount_paid for r in receipts) == [2000, 2900]
+    with pytest.raises(InvalidStateTransitionError):  # nothing left to collect
+        shop.billing.payments.pay_invoice(
+            invoice.id, idempotency_key="more", payment_method="pm_card_visa"
+        )
+
+
 def test_a_provider_timeout_is_retried_with_the_same_key_without_double_charge(
     shop: Shop,
 ) -> None:

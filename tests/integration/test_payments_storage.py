@@ -223,3 +223,26 @@ def test_one_collecting_attempt_per_invoice(storage: Storage) -> None:
         uow.payments.add(payment(customer_id, invoice_id, "c-3", status=unsent))
         uow.commit()
         assert len(uow.payments.list(invoice_id=invoice_id)) == 2
+
+
+def test_the_rest_of_a_partly_paid_invoice_gets_a_slot_of_its_own(storage: Storage) -> None:
+    customer_id, invoice_id = seed(storage)
+    captured = payment(customer_id, invoice_id, "c-1", status=PaymentStatus.SUCCEEDED)
+    unsent = PaymentStatus.REQUIRES_CONFIRMATION
+    with storage.unit_of_work() as uow:
+        uow.payments.add(captured)
+        uow.commit()
+    # A racer that read the invoice before the capture was settled wants the same slot.
+    with storage.unit_of_work() as uow, pytest.raises(AlreadyExistsError):
+        uow.payments.add(payment(customer_id, invoice_id, "c-2", status=unsent))
+        uow.commit()
+    # The attempt for the rest starts from the amount paid since: a slot of its own, once.
+    rest = payment(customer_id, invoice_id, "c-3", status=unsent, collects_from=2000)
+    with storage.unit_of_work() as uow:
+        uow.payments.add(rest)
+        uow.commit()
+    with storage.unit_of_work() as uow, pytest.raises(AlreadyExistsError):
+        uow.payments.add(payment(customer_id, invoice_id, "c-4", status=unsent, collects_from=2000))
+        uow.commit()
+    with storage.unit_of_work() as uow:
+        assert len(uow.payments.list(invoice_id=invoice_id)) == 2

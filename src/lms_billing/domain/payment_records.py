@@ -141,6 +141,11 @@ class Payment(_Frozen):
     amount_to_capture: MinorUnits | None = Field(
         default=None, description="A partial capture's amount (verified instead of amount)."
     )
+    collects_from: MinorUnits = Field(
+        default=0,
+        description="What the invoice had been paid when this attempt started: after a "
+        "partial capture the rest is collected by a new attempt from a new starting point.",
+    )
     off_session: bool = False
     return_url: str | None = None
     attempt: int = Field(default=1, ge=1)
@@ -180,8 +185,9 @@ class Payment(_Frozen):
 
     @property
     def holds_invoice(self) -> bool:
-        """Whether this attempt owns its invoice's collection slot: while it may still take
-        the money, and for good once it has (one successful charge per invoice, ever)."""
+        """Whether this attempt owns its invoice's collection slot (see
+        :func:`collection_slot`): while it may still take the money, and for good once it
+        has (one successful charge per invoice and starting point, ever)."""
         return self.collecting or (not self.blocked and self.status is PaymentStatus.SUCCEEDED)
 
 
@@ -260,6 +266,19 @@ class DunningState(_Frozen):
         return self.id
 
 
+def collection_slot(payment: Payment) -> str:
+    """The invoice collection slot an attempt holds (unique in storage): the invoice id,
+    qualified by what the invoice had been paid when the attempt started.
+
+    Two attempts racing for the same unpaid amount want the same slot, so only one can
+    charge; after a partial capture paid part of the invoice, the attempt collecting the
+    rest starts from the new amount paid and gets a slot of its own.
+    """
+    if payment.collects_from == 0:
+        return payment.invoice_id
+    return f"{payment.invoice_id}:{payment.collects_from}"
+
+
 def payment_due_key(payment: Payment) -> str:
     """The gateway idempotency key of a payment's create call: stable per payment id, so a
     retry after a crash or timeout never charges twice."""
@@ -276,5 +295,6 @@ __all__ = [
     "Settlement",
     "StoredPaymentMethod",
     "WebhookInboxEntry",
+    "collection_slot",
     "payment_due_key",
 ]

@@ -221,8 +221,12 @@ class PaymentService(PaymentPipeline):
             earlier = uow.payments.list(invoice_id=invoice.id, limit=MAX_LIST_LIMIT)
             for other in earlier:
                 # A second charge while one may still take the money would pay twice (the
-                # storage's unique collecting_invoice_id enforces it under races too).
-                if other.collecting or other.status is PaymentStatus.SUCCEEDED:
+                # storage's unique collection slot enforces it under races too). A success
+                # not settled yet still takes its money; a settled one (a partial capture)
+                # already counts in amount_paid, so the rest may be collected.
+                if other.collecting or (
+                    other.status is PaymentStatus.SUCCEEDED and other.receipt_id is None
+                ):
                     raise ConflictError(
                         f"Payment {other.id} already collects invoice {invoice.id} "
                         f"({other.status.value}); replay its idempotency key to resume it.",
@@ -276,6 +280,7 @@ class PaymentService(PaymentPipeline):
                 status=PaymentStatus.FAILED if blocked else PaymentStatus.REQUIRES_CONFIRMATION,
                 amount=amount,
                 currency=invoice.currency,
+                collects_from=invoice.amount_paid,
                 capture_method=capture,
                 off_session=off_session,
                 return_url=return_url,

@@ -15,6 +15,7 @@ from lms_billing.domain.payment_records import (
     Refund,
     StoredPaymentMethod,
     WebhookInboxEntry,
+    collection_slot,
 )
 from lms_billing.storage.entities import EntitySpec, utc
 
@@ -56,8 +57,10 @@ def _payment_columns(payment: Payment) -> dict[str, Any]:
         "gateway_payment_id": payment.gateway_payment_id,
         "idempotency_key": payment.idempotency_key,
         # Unique: a second in-flight attempt on one invoice fails at the database, and so does
-        # one racing past a succeeded payment (whose row keeps the slot).
-        "collecting_invoice_id": payment.invoice_id if payment.holds_invoice else None,
+        # one racing past a succeeded payment (whose row keeps the slot). The slot is the
+        # invoice id, qualified by the amount paid when the attempt started, so the rest of
+        # a partly captured invoice can still be collected.
+        "collecting_invoice_id": collection_slot(payment) if payment.holds_invoice else None,
         "status": payment.status.value,
         "amount": payment.amount,
         "currency": payment.currency,

@@ -269,7 +269,7 @@ def _header(pdf: FPDF, view: DocumentView) -> None:
         _text(pdf, 9, bold=True)
         value_width = max(pdf.get_string_width(row.value) + 2, 30.0)
         _text(pdf, 9, grey=True)
-        _fitted(pdf, 80 - value_width, row.label, 9)
+        _fitted(pdf, 80 - value_width - 3, row.label, 9)  # keep 3 mm before the value
         pdf.cell(80 - value_width, 5, row.label)
         _text(pdf, 9, bold=True)
         pdf.cell(value_width, 5, row.value, align="R", new_x="LMARGIN", new_y="NEXT")
@@ -415,7 +415,7 @@ def _label_value_rows(
 def _totals(pdf: FPDF, view: DocumentView) -> None:
     pdf.ln(4)
     rows = [(row.label, row.value, row.strong) for row in view.totals]
-    _label_value_rows(pdf, rows, _MARGIN + _WIDTH - 100, 62)
+    _label_value_rows(pdf, rows, _MARGIN + _WIDTH - 100, 66)
 
 
 def _section_heading(pdf: FPDF, title: str, rows: int) -> None:

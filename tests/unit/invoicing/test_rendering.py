@@ -219,9 +219,9 @@ def plain(text: str) -> str:
 # What each locale prints for the sample invoice (net 1,234.50 + 19 % VAT 234.56), its
 # receipt and a credit note of 10.00 including tax (8.40 net + 1.60 VAT).
 PDF_WORDS = {
-    "en_US": ("VAT", "Tax breakdown", "Including VAT DE 19%", "Credit note", "Page 1/1"),
+    "en_US": ("VAT", "Tax breakdown", "VAT DE 19% included", "Credit note", "Page 1/1"),
     "de_DE": ("USt.", "Steueraufstellung", "Enthaltene USt. DE 19 %", "Gutschrift", "Seite 1/1"),
-    "fr_FR": ("TVA", "Détail des taxes", "Dont TVA DE 19 %", "Avoir", "Page 1/1"),
+    "fr_FR": ("TVA", "Détail des taxes", "TVA DE 19 % incluse", "Avoir", "Page 1/1"),
     "ja_JP": ("付加価値税", "税率別内訳", "うち付加価値税 DE 19%", "クレジットノート",
               "ページ 1/1"),
     "pt_BR": ("IVA", "Detalhamento de impostos", "IVA DE 19% incluído", "Nota de crédito",

@@ -114,4 +114,4 @@ def test_the_service_renders_credit_notes_on_the_invoice_and_tax_on_receipts() -
     assert "AVOIRS ÉMIS SUR CETTE FACTURE" in text
     assert "CN-2026-000001 14 mars 2026 24,00 € Remboursé: 24,00 €" in text
     assert "TVA FR 20 % 100,00 € 20,00 €" in text and "\nTVA 20,00 €\n" in text
-    assert '<td class="num rate">20 %</td>' in receipt and "Dont TVA FR 20 %" in receipt
+    assert '<td class="num rate">20 %</td>' in receipt and "TVA FR 20 % incluse" in receipt

@@ -163,17 +163,17 @@ def test_receipts_name_the_tax_included_per_rate_from_their_invoice() -> None:
     )  # fmt: skip
     view = receipt_view(receipt, SELLER, locale="en_US", invoice=paid)
     assert [line.tax_rate for line in view.lines] == ["20%", "5.5%"]
-    assert Row("Including VAT FR 5.5%", "€3.30") in view.totals
-    assert Row("Including VAT FR 20%", "€20.00") in view.totals
+    assert Row("VAT FR 5.5% included", "€3.30") in view.totals
+    assert Row("VAT FR 20% included", "€20.00") in view.totals
     alone = receipt_view(receipt, SELLER, locale="en_US")  # no invoice: the total, generically
-    assert Row("Including tax", "€23.30") in alone.totals and not alone.show_tax_rate
+    assert Row("Tax included", "€23.30") in alone.totals and not alone.show_tax_rate
     untaxed = taxed_invoice(LINES, {})
     paid = mark_paid(untaxed, untaxed.amount_due, NOW)
     receipt = receipt_for_invoice_payment(
         paid, receipt_id="r", number="RCT-2", payment_id="pi", amount=paid.amount_due,
         paid_at=NOW,
     )  # fmt: skip
-    assert Row("Including tax", "€0.00") in receipt_view(receipt, SELLER, invoice=paid).totals
+    assert Row("Tax included", "€0.00") in receipt_view(receipt, SELLER, invoice=paid).totals
 
 
 def test_inclusive_prices_are_marked_in_the_breakdown_only() -> None:

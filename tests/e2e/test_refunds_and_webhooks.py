@@ -184,3 +184,31 @@ def test_card_numbers_are_refused_everywhere_and_nothing_is_stored(shop: Shop) -
     with pytest.raises(CardDataRejectedError):
         payments.refund(payment.id, 100, idempotency_key=f"refund {PAN}")
     assert PAN.replace(" ", "") not in json.dumps(shop.stored())
+
+
+def test_a_refund_failing_after_it_succeeded_gives_the_amount_back(shop: Shop) -> None:
+    payments = shop.billing.payments
+    payment = paid_course(shop)
+    sandbox = sandbox_of(shop)
+    refund = payments.refund(payment.id, 4900, idempotency_key="rf-1")
+    assert refund.status is RefundStatus.SUCCEEDED
+    assert payments.get(payment.id).refundable_amount == 0
+    sandbox.take_webhooks()
+
+    # Days later the provider reports the refund failed (the card was closed).
+    shop.clock.advance(days=3)
+    sandbox.fail_refund(refund.gateway_refund_id or "")
+    [failed] = sandbox.take_webhooks()
+    outcome = payments.handle_webhook("sandbox", failed.payload, failed.headers)
+    assert (outcome.action, outcome.payment_id) == ("refund_updated", payment.id)
+    assert payments.get_refund(refund.id).status is RefundStatus.FAILED
+    assert payments.get(payment.id).refundable_amount == 4900
+    assert shop.log.count("refund.failed") == 1
+    assert payments.handle_webhook("sandbox", failed.payload, failed.headers).duplicate
+
+    # The money can be returned again, against the same credit note.
+    again = payments.refund(
+        payment.id, 4900, credit_note_id=refund.credit_note_id, idempotency_key="rf-2"
+    )
+    assert again.status is RefundStatus.SUCCEEDED and again.credit_note_id == refund.credit_note_id
+    assert len(shop.billing.invoices.list_credit_notes(invoice_id=payment.invoice_id)) == 1

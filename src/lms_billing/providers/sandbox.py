@@ -375,6 +375,32 @@ class SandboxGateway(SandboxCore):
         dumped = request.model_dump(mode="json")
         return self._idempotent(request.idempotency_key, "refund", dumped, run)
 
+    def fail_refund(
+        self, refund_id: str, *, reason: str = "expired_or_canceled_card"
+    ) -> RefundResult:
+        """Play a refund that fails after it succeeded (the card was closed meanwhile, as
+        Stripe reports days later): the money returns to the balance; emits
+        ``refund.failed``."""
+        with self._lock:
+            refund = self._state.refunds.get(refund_id)
+            if refund is None or refund.status is not RefundStatus.SUCCEEDED:
+                raise ProviderInvalidRequestError(
+                    f"No succeeded refund {refund_id!r} to fail.",
+                    provider=self.name,
+                    provider_code="resource_missing",
+                )
+            payment = self._payment(refund.payment_id)
+            failed = refund.model_copy(
+                update={"status": RefundStatus.FAILED, "failure_reason": reason}
+            )
+            self._state.refunds[refund_id] = failed
+            payment.result = payment.result.model_copy(
+                update={"amount_refunded": payment.result.amount_refunded - refund.amount}
+            )
+            self._balance_transaction("refund_failure", refund_id, refund.amount, refund.currency)
+            self._emit(WebhookEventType.REFUND_FAILED, "refund", failed)
+            return failed
+
     # --- internals -------------------------------------------------------------------------
 
     def _confirm(self, payment: _Payment, *, off_session: bool, return_url: str | None) -> None:

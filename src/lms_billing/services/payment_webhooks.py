@@ -34,6 +34,8 @@ from lms_billing.domain.payments import (
 )
 from lms_billing.errors import AlreadyExistsError
 from lms_billing.ids import new_id
+from lms_billing.services._payment_support import event as billing_event
+from lms_billing.services._payment_support import publish
 
 if TYPE_CHECKING:
     from lms_billing.services.payments import PaymentService
@@ -189,12 +191,30 @@ def _refund_event(
         return "ignored", None
     with service._ctx.storage.unit_of_work() as uow:
         refund = uow.refunds.get_by_gateway_id(gateway, event.refund_id)
-    if refund is None or refund.status in (RefundStatus.SUCCEEDED, RefundStatus.FAILED):
-        return ("ignored" if refund is None else "stale"), None
+    if refund is None:
+        return "ignored", None
     if event.type is WebhookEventType.REFUND_FAILED:
+        # A refund can fail after it succeeded (Stripe: the card was closed meanwhile): the
+        # money is back with the merchant, so its reservation is given back to the payment.
+        if refund.status in (RefundStatus.FAILED, RefundStatus.CANCELED):
+            return "stale", refund.payment_id
         service._release(refund, "refund failed at the gateway")
-    else:
-        service._update_refund(refund.id, status=RefundStatus.SUCCEEDED)
+        failed = service.get_refund(refund.id)
+        publish(
+            service._ctx,
+            [
+                billing_event(
+                    "refund.failed",
+                    service._ctx.clock.now(),
+                    failed.customer_id,
+                    object=failed.model_dump(mode="json"),
+                )
+            ],
+        )
+        return "refund_updated", refund.payment_id
+    if refund.status is not RefundStatus.PENDING:  # a late success after the outcome
+        return "stale", refund.payment_id
+    service._update_refund(refund.id, status=RefundStatus.SUCCEEDED)
     return "refund_updated", refund.payment_id
 
 

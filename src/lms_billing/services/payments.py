@@ -462,6 +462,10 @@ class PaymentService(PaymentPipeline):
         )
         return self._finish_refund(refund, note_reason)
 
+    def get_refund(self, refund_id: str) -> Refund:
+        with self._ctx.storage.unit_of_work() as uow:
+            return uow.refunds.get(refund_id)
+
     def list_refunds(self, payment_id: str) -> builtins.list[Refund]:
         with self._ctx.storage.unit_of_work() as uow:
             return uow.refunds.list(payment_id=payment_id, limit=MAX_LIST_LIMIT)

@@ -33,7 +33,9 @@ def _print_invoice(invoice: Invoice, echo: Callable[[str], None]) -> None:
         f"total {_money(invoice.total, invoice.currency):>8}  {invoice.status.value}"
     )
     for line in invoice.lines:
-        discount = f"  (-{_money(line.discount, invoice.currency)} coupon)" if line.discount else ""
+        # A discount on a credit line is negative: it shrinks the credit ("+$1.96 coupon").
+        off = _money(-line.discount, invoice.currency)
+        discount = f"  ({'+' if line.discount < 0 else ''}{off} coupon)" if line.discount else ""
         echo(f"      {_money(line.amount, invoice.currency):>8}  {line.description}{discount}")
 
 

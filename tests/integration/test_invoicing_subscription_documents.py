@@ -166,3 +166,29 @@ def test_nothing_taken_no_receipt(world: World) -> None:
     billing.subscriptions.run_billing()
     assert [i.status for i in world.invoices()] == [InvoiceStatus.VOID]  # expired incomplete
     assert billing.invoices.list_receipts(customer_id=world.customer_id) == []
+
+
+# --- coupons on prorations ----------------------------------------------------------------
+
+
+def test_a_coupon_discounts_the_renewal_with_its_upgrade_prorations_evenly(world: World) -> None:
+    """The audit's case: 50 % forever, upgrade on Mar 16. The renewal's subtotal (Pro for
+    April plus the prorations) is halved as a whole, not the charges alone."""
+    billing = world.billing
+    billing.subscriptions.collector = OutOfBandCollector()
+    half = billing.coupons.create_coupon(percent_off="50", duration="forever", idempotency_key="h")
+    sub = billing.subscriptions.create(
+        world.customer_id, [{"price_id": world.basic.id}], coupon=half.id, idempotency_key="s"
+    )
+    world.clock.set(datetime(2026, 3, 16, 9, 0, tzinfo=UTC))
+    billing.subscriptions.update_items(sub.id, [{"price_id": world.pro.id}], idempotency_key="u")
+    world.clock.set(datetime(2026, 4, 1, 9, 0, tzinfo=UTC))
+    billing.subscriptions.run_billing()
+
+    renewal = world.invoices()[-1]
+    amounts = sorted(line.amount for line in renewal.lines)
+    assert amounts[0] < 0 < amounts[1]  # the credit for unused Basic, then charges
+    assert renewal.subtotal == sum(amounts) == 2516
+    assert (renewal.total_discount, renewal.total) == (1258, 1258)
+    for line in renewal.lines:
+        assert line.discount * 2 in (line.amount - 1, line.amount, line.amount + 1)

@@ -7,13 +7,23 @@ The rules, in order:
    full price), then by ``stacking_order``, then by id. ``AMOUNT_FIRST`` flips the kinds.
    More than one coupon requires every one of them to be ``stackable``.
 2. Each coupon discounts only its eligible lines (``applies_to`` products/prices,
-   ``discountable`` lines with a positive remaining amount), and percentages apply to what
-   is left after the coupons before it (they compound, as sequential discounts do).
-3. A coupon never takes more than its eligible lines still hold, and all coupons together
-   never take more than the invoice's subtotal: totals never go negative.
-4. Each coupon's amount is split across its eligible lines by their remaining amounts with
+   ``discountable`` lines with something left), and percentages apply to what is left after
+   the coupons before it (they compound, as sequential discounts do).
+3. **Percent-off coupons discount credit lines too** (negative amounts: proration credits for
+   unused time), as Stripe does: the customer paid that time at the discounted price, so the
+   credit for it is discounted the same way. A credit line's discount is negative (it makes
+   the credit smaller) and never larger than the credit. The coupon's discount is rounded
+   once, on the signed total of its eligible lines (so a charge and an equal credit cancel
+   exactly, whatever the percentage), and split into a part on the charges and a part on the
+   credits (the credits' part rounded once on their total, the charges take the rest).
+4. **Amount-off coupons discount charges only**, and never more than the net of their
+   eligible lines (charges minus credits) still holds, nor more than the whole invoice's
+   remaining net amount: a fixed discount never turns a non-negative total negative (and
+   does nothing to an invoice that is a net credit).
+5. Each coupon's part is split across its lines by their remaining amounts with
    :func:`~lms_billing.money.allocate_minor` (largest remainder), so line discounts always
-   sum exactly to the coupon's amount and the invoice discount.
+   sum exactly to the coupon's amount and the invoice discount (charges and credits
+   separately, so every line's discount has the sign of its amount).
 
 Discounts apply before tax: tax is computed on ``amount - discount`` afterwards.
 """
@@ -36,8 +46,8 @@ from lms_billing.money import (
     DECIMAL_CONTEXT,
     DEFAULT_ROUNDING,
     CurrencyCode,
-    MinorUnits,
     RoundingMode,
+    SignedMinorUnits,
     allocate_minor,
     round_minor,
 )
@@ -63,24 +73,25 @@ class DiscountableLine(BaseModel):
 
 
 class DiscountAllocation(BaseModel):
-    """One coupon's share of one line."""
+    """One coupon's share of one line: negative on a credit line (the credit shrinks)."""
 
     model_config = ConfigDict(frozen=True)
 
     coupon_id: str
     line_id: str
-    amount: MinorUnits
+    amount: SignedMinorUnits
 
 
 class DiscountResult(BaseModel):
-    """Every coupon's allocation; ``per_coupon`` and ``per_line`` both sum to ``total``."""
+    """Every coupon's allocation; ``per_coupon`` and ``per_line`` both sum to ``total``
+    (negative when the coupons took more off credit lines than off charges)."""
 
     model_config = ConfigDict(frozen=True)
 
     currency: CurrencyCode
     allocations: tuple[DiscountAllocation, ...]
     per_coupon: dict[str, int]
-    total: MinorUnits
+    total: SignedMinorUnits
 
     def for_line(self, line_id: str) -> tuple[DiscountAllocation, ...]:
         return tuple(a for a in self.allocations if a.line_id == line_id)
@@ -120,6 +131,25 @@ def order_coupons(
     )
 
 
+def _percent_of(amount: int, percent: Decimal, rounding: RoundingMode) -> int:
+    # Rounding point: once per coupon (and once for its credit lines), never per line.
+    exact = DECIMAL_CONTEXT.divide(DECIMAL_CONTEXT.multiply(Decimal(amount), percent), Decimal(100))
+    return round_minor(exact, rounding)
+
+
+def _split_percent(
+    charges: int, credits: int, percent: Decimal, rounding: RoundingMode
+) -> tuple[int, int]:
+    """A percent coupon's discount on ``charges`` (>= 0) and on ``credits`` (the credits'
+    magnitude, >= 0), with their difference rounded once on the signed net."""
+    net = _percent_of(charges - credits, percent, rounding)
+    on_credits = min(max(_percent_of(credits, percent, rounding), 0), credits)
+    on_charges = min(max(net + on_credits, 0), charges)
+    # Only the clamps can move the net, and only at the edges (100 %, a side at zero).
+    on_credits = min(max(on_charges - net, 0), credits)
+    return on_charges, on_credits
+
+
 def apply_discounts(
     lines: Sequence[DiscountableLine],
     coupons: Sequence[Coupon],
@@ -131,7 +161,7 @@ def apply_discounts(
     """Apply ``coupons`` to ``lines`` following the module rules; pure and exact.
 
     :raises CouponCurrencyMismatchError: an amount-off coupon lacks ``currency``.
-    :raises CouponNotStackableError: see :func:`order_coupons`.
+    :raises CouponNotStackableError, CouponAlreadyAppliedError: see :func:`order_coupons`.
     """
     ids = [line.line_id for line in lines]
     if len(ids) != len(set(ids)):
@@ -140,8 +170,6 @@ def apply_discounts(
     # Fixed amounts are resolved up front so a currency mismatch fails before any work.
     fixed = {c.id: c.amount_off_for(currency) for c in ordered if not c.is_percent}
     remaining = {line.line_id: line.amount for line in lines}
-    # Rule 3: the whole invoice's discount is capped by its (net) subtotal.
-    budget = max(0, sum(line.amount for line in lines))
     allocations: list[DiscountAllocation] = []
     per_coupon: dict[str, int] = {}
     for coupon in ordered:
@@ -149,31 +177,32 @@ def apply_discounts(
             line
             for line in lines
             if line.discountable
-            and remaining[line.line_id] > 0
+            and remaining[line.line_id] != 0
             and coupon.applies_to(product_id=line.product_id, price_id=line.price_id)
         ]
-        base = sum(remaining[line.line_id] for line in eligible)
+        charges = [line for line in eligible if remaining[line.line_id] > 0]
+        credits = [line for line in eligible if remaining[line.line_id] < 0]
+        charged = sum(remaining[line.line_id] for line in charges)
+        credited = -sum(remaining[line.line_id] for line in credits)
         if coupon.percent_off is not None:
-            # Rounding point: a percent discount is rounded once per coupon, on the eligible
-            # total, so per-line rounding cannot drift from the headline percentage.
-            exact = DECIMAL_CONTEXT.divide(
-                DECIMAL_CONTEXT.multiply(Decimal(base), coupon.percent_off), Decimal(100)
-            )
-            wanted = round_minor(exact, rounding)
+            on_charges, on_credits = _split_percent(charged, credited, coupon.percent_off, rounding)
         else:
-            wanted = fixed[coupon.id]
-        amount = max(0, min(wanted, base, budget))
-        per_coupon[coupon.id] = amount
-        if amount == 0:
-            continue
-        budget -= amount
-        parts = allocate_minor(amount, [remaining[line.line_id] for line in eligible])
-        for line, part in zip(eligible, parts, strict=True):
-            if part:
-                remaining[line.line_id] -= part
-                allocations.append(
-                    DiscountAllocation(coupon_id=coupon.id, line_id=line.line_id, amount=part)
-                )
+            # Rule 4: the net of its eligible lines and the whole invoice's remaining net
+            # amount cap a fixed discount (a charge and an equal credit change neither).
+            budget = max(0, sum(remaining.values()))
+            on_charges = max(0, min(fixed[coupon.id], charged - credited, budget))
+            on_credits = 0
+        per_coupon[coupon.id] = on_charges - on_credits
+        for group, amount in ((charges, on_charges), (credits, -on_credits)):
+            if amount == 0:
+                continue
+            weights = [abs(remaining[line.line_id]) for line in group]
+            for line, part in zip(group, allocate_minor(amount, weights), strict=True):
+                if part:
+                    remaining[line.line_id] -= part
+                    allocations.append(
+                        DiscountAllocation(coupon_id=coupon.id, line_id=line.line_id, amount=part)
+                    )
     return DiscountResult(
         currency=currency,
         allocations=tuple(allocations),

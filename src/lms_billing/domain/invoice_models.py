@@ -5,7 +5,7 @@ them (and re-exports every name here, so import from there). Totals are computed
 derived from the lines, so they can never drift from them (integer minor units)::
 
     subtotal             sum of line amounts (inclusive-priced lines count gross)
-    total_discount       sum of line discounts (never more than the subtotal)
+    total_discount       sum of line discounts (negative parts on credit lines)
     total_excluding_tax  subtotal - total_discount - inclusive tax
     tax                  all tax, exclusive and inclusive
     total                subtotal - total_discount + exclusive tax (inclusive tax is inside)
@@ -108,12 +108,13 @@ class Period(BaseModel):
 
 
 class LineDiscountAmount(BaseModel):
-    """The part of one coupon's discount allocated to a line."""
+    """The part of one coupon's discount allocated to a line; it has the line's sign (a
+    discount on a credit line is negative: the credit shrinks)."""
 
     model_config = ConfigDict(frozen=True)
 
     coupon_id: str
-    amount: MinorUnits
+    amount: SignedMinorUnits
 
 
 class RemovedCoupon(BaseModel):
@@ -216,7 +217,13 @@ class InvoiceLine(_CachedTotals):
                 f"quantity {self.quantity}.",
                 line=self.id,
             )
-        if self.discount > max(self.amount, 0):
+        sign = -1 if self.amount < 0 else 1
+        if any(sign * d.amount < 0 for d in self.discount_amounts):
+            raise InvalidAmountError(
+                f"Line {self.id}: a discount must have the sign of the line's amount.",
+                line=self.id,
+            )
+        if abs(self.discount) > abs(self.amount):
             raise InvalidAmountError(f"Line {self.id}: discount exceeds the amount.", line=self.id)
         return self
 

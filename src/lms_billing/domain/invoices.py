@@ -13,7 +13,7 @@ The models live in :mod:`lms_billing.domain.invoice_models` and are re-exported 
 Totals (all integer minor units, computed from the lines so they cannot drift)::
 
     subtotal             sum of line amounts (inclusive-priced lines count gross)
-    total_discount       sum of line discounts (never more than the subtotal)
+    total_discount       sum of line discounts (negative parts on credit lines)
     total_excluding_tax  subtotal - total_discount - inclusive tax
     tax                  all tax, exclusive and inclusive
     total                subtotal - total_discount + exclusive tax (inclusive tax is inside)

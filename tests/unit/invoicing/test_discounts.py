@@ -93,19 +93,59 @@ def test_only_eligible_lines_are_discounted() -> None:
     assert result.per_line == {"a": 200}
 
 
-def test_non_discountable_and_credit_lines_are_skipped() -> None:
+def test_non_discountable_lines_are_skipped_and_credit_lines_discounted_too() -> None:
     result = apply_discounts(
         [line("a", 1000), line("fee", 500, discountable=False), line("credit", -300)],
         [Coupon(id="all", percent_off=Decimal(100))],
         "USD",
     )
-    # 100 % of the only eligible line, capped by the net subtotal of 1200.
-    assert result.per_line == {"a": 1000}
+    # 100 % of the charge and of the credit: only the non-discountable fee is left to pay.
+    assert result.per_line == {"a": 1000, "credit": -300}
+    assert result.total == 700 and result.per_coupon == {"all": 700}
+
+
+def test_a_percent_coupon_discounts_a_proration_credit_like_its_charge() -> None:
+    """50 % coupon, upgrade mid-period: the unused time was paid at half price, so the
+    credit for it is halved too (the audit's over-discount: 2516 billed 1000, not 1258)."""
+    lines = [line("pro", 2000), line("unused_basic", -742), line("rest_of_pro", 1258)]
+    result = apply_discounts(lines, [Coupon(id="half", percent_off=Decimal(50))], "USD")
+    assert result.per_line == {"pro": 1000, "unused_basic": -371, "rest_of_pro": 629}
+    assert sum(item.amount for item in lines) - result.total == 1258
+
+
+def test_percent_on_credits_rounds_once_on_the_signed_net() -> None:
+    third = Coupon(id="third", percent_off=Decimal("33.33"))
+    # A charge and an equal credit cancel exactly, whatever the rounding of each side.
+    alone = apply_discounts([line("a", 1)], [third], "USD")
+    paired = apply_discounts([line("a", 1), line("b", 4), line("c", -4)], [third], "USD")
+    # Rounding each side would give round(5 x 33.33 %) - round(4 x 33.33 %) = 2 - 1 = 1;
+    # rounding the signed net gives round(1 x 33.33 %) = 0, as without the pair.
+    assert alone.total == paired.total == 0
+    assert paired.per_line["c"] == -1 and paired.per_line.get("a", 0) + paired.per_line["b"] == 1
+
+
+def test_a_net_credit_is_discounted_but_fixed_amounts_leave_it_alone() -> None:
+    lines = [line("charge", 291), line("credit", -1000)]
+    pct = apply_discounts(lines, [Coupon(id="p", percent_off=Decimal(20))], "USD")
+    assert pct.total == -142  # round(-709 x 20 %): the credit shrinks to -567
+    assert pct.per_line == {"charge": 58, "credit": -200}
+    assert apply_discounts(lines, [OFF500], "USD").total == 0  # nothing to take a fixed 5 off
 
 
 def test_total_discount_never_exceeds_net_subtotal_with_credits() -> None:
     result = apply_discounts([line("a", 1000), line("credit", -800)], [OFF500], "USD")
     assert result.total == 200
+    assert result.per_line == {"a": 200}  # fixed amounts come off charges only
+
+
+def test_a_fixed_amount_is_capped_by_the_net_of_its_eligible_lines() -> None:
+    course_only = Coupon(id="course", amount_off={"USD": 900}, applies_to_product_ids=("p1",))
+    lines = [
+        line("course", 1000, product_id="p1"),
+        line("course_credit", -600, product_id="p1"),
+        line("other", 5000, product_id="p2"),
+    ]
+    assert apply_discounts(lines, [course_only], "USD").per_line == {"course": 400}
 
 
 def test_allocation_is_largest_remainder() -> None:
@@ -135,18 +175,25 @@ coupon_strategy = st.one_of(
 )
 
 
-@settings(max_examples=150, deadline=None)
-@given(amounts, st.lists(coupon_strategy, max_size=4, unique_by=lambda c: c.id))
-def test_line_discounts_sum_exactly_and_totals_stay_non_negative(
-    values: list[int], coupons: list[Coupon]
+@settings(max_examples=300, deadline=None)
+@given(
+    amounts,
+    st.lists(coupon_strategy, max_size=4, unique_by=lambda c: c.id),
+    st.sampled_from(list(DiscountOrder)),
+)
+def test_line_discounts_sum_exactly_and_totals_keep_their_sign(
+    values: list[int], coupons: list[Coupon], order: DiscountOrder
 ) -> None:
     lines = [line(f"l{i}", v) for i, v in enumerate(values)]
-    result = apply_discounts(lines, coupons, "EUR")
+    result = apply_discounts(lines, coupons, "EUR", order=order)
     assert sum(a.amount for a in result.allocations) == result.total
     assert sum(result.per_coupon.values()) == result.total
-    assert result.total <= max(0, sum(values))
     for item in lines:
         taken = result.per_line.get(item.line_id, 0)
-        assert 0 <= taken <= max(item.amount, 0)
+        # Each line's discount has the line's sign and never exceeds it.
+        assert 0 <= taken <= item.amount or item.amount <= taken <= 0
+    net = sum(values) - result.total
     if sum(values) >= 0:
-        assert sum(values) - result.total >= 0
+        assert 0 <= net <= sum(values)  # never negative, never more than before
+    else:
+        assert sum(values) <= net <= 0  # a credit stays a credit, never a larger one

@@ -16,6 +16,7 @@ from lms_billing.domain.invoices import (
     InvoiceLine,
     InvoiceLineKind,
     InvoiceStatus,
+    LineDiscountAmount,
     Period,
     add_line,
     apply_coupons,
@@ -66,6 +67,30 @@ def test_line_amount_must_match_unit_amount_times_quantity() -> None:
         InvoiceLine(id="l", description="x", amount=10.5)
     tiered = InvoiceLine(id="l", description="tiered seats", quantity=12, amount=9_000)
     assert tiered.unit_amount is None and tiered.amount == 9_000
+
+
+def test_line_discounts_have_the_sign_of_the_line_and_never_exceed_it() -> None:
+    def credit(*discounts: int) -> InvoiceLine:
+        return InvoiceLine(
+            id="c",
+            description="Unused time",
+            amount=-1_000,
+            discount_amounts=tuple(
+                LineDiscountAmount(coupon_id=f"k{n}", amount=d) for n, d in enumerate(discounts)
+            ),
+        )
+
+    assert credit(-400, -100).net_amount == -500  # a discounted credit shrinks
+    for bad in ((100,), (-1_001,), (-600, -500), (-200, 100)):
+        with pytest.raises(InvalidAmountError):
+            credit(*bad)
+    with pytest.raises(InvalidAmountError):
+        InvoiceLine(
+            id="l",
+            description="x",
+            amount=1_000,
+            discount_amounts=(LineDiscountAmount(coupon_id="k", amount=-1),),
+        )
 
 
 def test_subscription_and_proration_lines_carry_periods() -> None:

@@ -262,3 +262,29 @@ def test_removing_coupons_and_promotion_codes_is_idempotent(billing: Billing, sh
         InvoiceNotEditableError,
         lambda: billing.invoices.remove_coupon(opened.id, shop.coupon_id, idempotency_key="r6"),
     )
+
+
+# --- negative invoices ----------------------------------------------------------------------
+
+
+def test_a_negative_invoice_credits_the_customer_and_the_next_invoice_uses_it(
+    billing: Billing, shop: Shop
+) -> None:
+    credit = billing.invoices.create_draft(shop.customer.id, "USD", idempotency_key="d")
+    billing.invoices.add_line(
+        credit.id, description="Unused seats", amount=-3000, idempotency_key="l1"
+    )
+    billing.invoices.add_line(credit.id, description="Setup", amount=800, idempotency_key="l2")
+    final = billing.invoices.finalize(credit.id, idempotency_key="f")
+    assert (final.total, final.status, final.credited_to_balance) == (
+        -2200,
+        InvoiceStatus.PAID,
+        2200,
+    )
+    assert billing.invoices.customer_balance(shop.customer.id, "USD") == Money("22.00", "USD")
+    (txn,) = billing.invoices.balance_transactions(shop.customer.id)
+    assert (txn.type, txn.amount, txn.invoice_id) == ("invoice_credit", 2200, final.id)
+
+    later = billing.invoices.finalize(course_draft(billing, shop, "next").id, idempotency_key="f2")
+    assert (later.applied_balance, later.amount_due) == (2200, 2700)
+    assert billing.invoices.customer_balance(shop.customer.id, "USD") == Money("0.00", "USD")

@@ -192,3 +192,37 @@ def test_a_coupon_discounts_the_renewal_with_its_upgrade_prorations_evenly(world
     assert (renewal.total_discount, renewal.total) == (1258, 1258)
     for line in renewal.lines:
         assert line.discount * 2 in (line.amount - 1, line.amount, line.amount + 1)
+
+
+# --- negative invoices --------------------------------------------------------------------
+
+
+def test_a_downgrade_invoiced_at_once_credits_the_customer(world: World) -> None:
+    """Pro -> Basic mid-period with always_invoice: the invoice is negative; the difference
+    is owed to the customer, so it goes to the balance and pays the next renewal."""
+    billing = world.billing
+    billing.subscriptions.collector = OutOfBandCollector()
+    sub = billing.subscriptions.create(
+        world.customer_id, [{"price_id": world.pro.id}], idempotency_key="s"
+    )
+    world.clock.set(datetime(2026, 3, 16, 9, 0, tzinfo=UTC))
+    billing.subscriptions.update_items(
+        sub.id,
+        [{"price_id": world.basic.id}],
+        proration_behavior="always_invoice",
+        idempotency_key="down",
+    )
+    downgrade = world.invoices()[-1]
+    assert downgrade.total < 0 and downgrade.status is InvoiceStatus.PAID
+    owed = -downgrade.total
+    assert downgrade.credited_to_balance == owed
+    balance = billing.invoices.customer_balance(world.customer_id, "USD")
+    assert balance.get_amount_in_sub_unit() == owed
+
+    world.clock.set(datetime(2026, 4, 1, 9, 0, tzinfo=UTC))
+    billing.subscriptions.run_billing()
+    renewal = world.invoices()[-1]
+    assert renewal.total == 1000 and renewal.applied_balance == owed
+    assert renewal.amount_paid == 1000 - owed  # the collector took only the rest
+    types = [t.type for t in billing.invoices.balance_transactions(world.customer_id)]
+    assert sorted(types) == ["applied_to_invoice", "invoice_credit"]

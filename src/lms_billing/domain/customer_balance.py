@@ -1,7 +1,9 @@
 """The customer credit balance: a ledger of signed transactions whose sum is the balance.
 
-A positive ``amount`` is credit the customer can spend (a credit note's ``credit_amount``);
-a negative one is credit used up (applied to an invoice at finalization). The balance in a
+A positive ``amount`` is credit the customer can spend (a credit note's ``credit_amount``, or
+an invoice whose total is negative: proration credits larger than its charges, which Stripe
+credits to the customer balance); a negative one is credit used up (applied to an invoice at
+finalization). The balance in a
 currency is the sum of that currency's transactions and never goes below zero.
 """
 
@@ -20,6 +22,7 @@ class BalanceTransactionType(StrEnum):
     CREDIT_NOTE = "credit_note"  # credit from a credit note
     APPLIED_TO_INVOICE = "applied_to_invoice"  # credit used by a finalized invoice
     INVOICE_VOIDED = "invoice_voided"  # credit given back when that invoice is voided
+    INVOICE_CREDIT = "invoice_credit"  # a negative invoice total, owed to the customer
     ADJUSTMENT = "adjustment"  # a manual correction
 
 

@@ -11,6 +11,9 @@ derived from the lines, so they can never drift from them (integer minor units):
     total                subtotal - total_discount + exclusive tax (inclusive tax is inside)
     amount_due           total - applied customer balance - pre-payment credit notes, >= 0
     amount_remaining     amount_due - amount_paid
+
+A negative total (credits larger than charges) is owed to the customer: finalization records
+it as ``credited_to_balance`` and the invoice is paid at once (nothing is due).
 """
 
 from __future__ import annotations
@@ -280,6 +283,10 @@ class Invoice(_CachedTotals):
         default=(), description="VAT id verifications (VIES answers) the tax relied on."
     )
     applied_balance: MinorUnits = Field(default=0, description="Customer credit applied.")
+    credited_to_balance: MinorUnits = Field(
+        default=0,
+        description="A negative total, credited to the customer's balance at finalization.",
+    )
     amount_paid: MinorUnits = 0
     pre_payment_credit_notes_amount: MinorUnits = 0
     post_payment_credit_notes_amount: MinorUnits = 0
@@ -336,6 +343,7 @@ class Invoice(_CachedTotals):
     @cached_property
     def amount_due(self) -> int:
         # A net-negative invoice (proration credits) owes nothing; it never goes below zero.
+        # Finalization credits the negative total to the customer (``credited_to_balance``).
         owed = self.total - self.applied_balance - self.pre_payment_credit_notes_amount
         return max(0, owed)
 

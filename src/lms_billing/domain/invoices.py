@@ -19,6 +19,9 @@ Totals (all integer minor units, computed from the lines so they cannot drift)::
     total                subtotal - total_discount + exclusive tax (inclusive tax is inside)
     amount_due           total - applied customer balance - pre-payment credit notes, >= 0
     amount_remaining     amount_due - amount_paid
+
+A negative total is credited to the customer's balance at finalization
+(``credited_to_balance``), as Stripe does.
 """
 
 from __future__ import annotations
@@ -366,6 +369,11 @@ def finalize(
     applied is stored as ``applied_balance`` and the caller debits it from the balance.
     When nothing is left due the invoice is marked ``paid`` at once.
 
+    A negative total (proration credits larger than the charges, e.g. a downgrade invoiced
+    at once) is owed to the customer, as Stripe does it: it is stored as
+    ``credited_to_balance`` (its absolute value) for the caller to add to the customer's
+    balance, where the next invoice uses it, and the invoice is ``paid``.
+
     :raises InvalidStateTransitionError: not a draft, tax not computed yet, or the tax
         engine asked for review (unless ``allow_tax_review``).
     """
@@ -389,6 +397,7 @@ def finalize(
             "number": number.strip(),
             "finalized_at": moment,
             "applied_balance": min(balance, max(invoice.total, 0)),
+            "credited_to_balance": max(0, -invoice.total),
         }
     )
     if opened.amount_due == 0:

@@ -303,6 +303,22 @@ class InvoiceFinisher:
                     created_at=now,
                 )
             )
+        if invoice.credited_to_balance:
+            # A negative total (credits beyond the charges) is owed to the customer: it goes
+            # to the balance, where later invoices (of this batch too) use it.
+            key = (customer_id, invoice.currency)
+            self._spent[key] = self._spent.get(key, 0) - invoice.credited_to_balance
+            self.balance_transactions.append(
+                CustomerBalanceTransaction(
+                    id=new_id("cbtxn"),
+                    customer_id=customer_id,
+                    currency=invoice.currency,
+                    amount=invoice.credited_to_balance,
+                    type=BalanceTransactionType.INVOICE_CREDIT,
+                    invoice_id=invoice.id,
+                    created_at=now,
+                )
+            )
         if invoice.status is InvoiceStatus.PAID:
             return invoice, CollectionOutcome.PAID
         if collection is InvoiceCollection.VOID:

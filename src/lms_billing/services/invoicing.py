@@ -300,6 +300,8 @@ class InvoiceService(InvoiceEditing):
             if final.applied_balance:
                 record_balance(uow, final, -final.applied_balance, "applied_to_invoice", now)
             uow.invoices.update(final)
+            if final.credited_to_balance:  # a negative total is owed to the customer
+                record_balance(uow, final, final.credited_to_balance, "invoice_credit", now)
             record_removals(events, final, removed)
             events.record("invoice.finalized", final, customer_id=final.customer_id)
             if final.status is InvoiceStatus.PAID:

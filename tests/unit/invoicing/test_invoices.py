@@ -315,6 +315,19 @@ def test_void_and_uncollectible_paths() -> None:
             action()
 
 
+def test_a_negative_total_is_credited_to_the_customer_at_finalization() -> None:
+    downgrade = draft()
+    downgrade = add_line(downgrade, make_line("unused_pro", -1_000))
+    downgrade = add_line(downgrade, make_line("rest_of_basic", 291))
+    taxed = compute_tax(downgrade, FlatVatEngine(), tax_context())
+    assert taxed.total == -709 - 135  # the credit's tax is credited too
+    final = finalize(taxed, "INV-2026-000002", NOW, customer_balance=5_000)
+    assert (final.status, final.amount_due, final.paid_at) == (InvoiceStatus.PAID, 0, NOW)
+    assert (final.credited_to_balance, final.applied_balance) == (844, 0)
+    positive = finalize(compute_tax(draft(), ZeroTaxEngine(), tax_context()), "INV-3", NOW)
+    assert positive.credited_to_balance == 0
+
+
 def test_an_invoice_with_payments_cannot_be_voided() -> None:
     partly_paid = mark_paid(open_invoice(), 4_000, NOW)
     written_off = mark_uncollectible(partly_paid, NOW)

@@ -288,3 +288,14 @@ def test_a_negative_invoice_credits_the_customer_and_the_next_invoice_uses_it(
     later = billing.invoices.finalize(course_draft(billing, shop, "next").id, idempotency_key="f2")
     assert (later.applied_balance, later.amount_due) == (2200, 2700)
     assert billing.invoices.customer_balance(shop.customer.id, "USD") == Money("0.00", "USD")
+
+
+def test_quantity_on_flat_and_per_unit_prices(billing: Billing, shop: Shop) -> None:
+    """The documented default: a flat price bills one amount whatever the quantity; a
+    per-unit price (Stripe's default billing scheme) bills each unit."""
+    draft = billing.invoices.create_draft(shop.customer.id, "USD", idempotency_key="d")
+    billing.invoices.add_price_line(draft.id, shop.course.id, 3, idempotency_key="flat")
+    draft = billing.invoices.add_price_line(draft.id, shop.seats.id, 3, idempotency_key="seats")
+    flat, seats = draft.lines
+    assert (flat.quantity, flat.unit_amount, flat.amount) == (3, None, 4900)
+    assert (seats.quantity, seats.unit_amount, seats.amount) == (3, 1500, 4500)

@@ -144,6 +144,12 @@ class InvoiceService(InvoiceEditing):
         """Add ``quantity`` of a catalog price, priced in the invoice's currency (explicit
         per-currency amounts first, else converted with a rate from the FX sources).
 
+        The price's scheme decides what ``quantity`` costs: ``per_unit`` bills
+        ``unit_amount x quantity``, tiered and package schemes price the quantity, and
+        ``flat`` (the catalog's default ``scheme``) bills one fixed amount for the whole
+        quantity (the line shows the quantity without a unit price). Stripe's default
+        ``billing_scheme`` is per unit: create seat-like prices with ``scheme="per_unit"``.
+
         :raises InvoiceNotEditableError: the invoice is finalized.
         :raises FxRateUnavailableError: no amount or rate for the invoice's currency.
         """

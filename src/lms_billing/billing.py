@@ -69,6 +69,7 @@ class Billing:
         self.payments = PaymentService(ctx, invoices=self.invoices)
         # Renewal invoices are noted for payments.collect_due (charged after the batch).
         self.subscriptions.collector = self.payments.collector
+        self.subscriptions.refunder = self.payments  # cancel(..., refund=True)
         self.tax_reports = TaxReportService(ctx)
 
     @property

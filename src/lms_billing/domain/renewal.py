@@ -30,7 +30,7 @@ from lms_billing.domain.billing_cycle import (
 from lms_billing.domain.coupons import CouponDuration, Discount
 from lms_billing.domain.discounts import DiscountableLine, apply_discounts
 from lms_billing.domain.events import Event
-from lms_billing.domain.proration import ProrationItem, prorate
+from lms_billing.domain.proration import ProrationBehavior, ProrationItem, prorate
 from lms_billing.domain.subscription_changes import (
     update_items,
 )
@@ -49,7 +49,6 @@ from lms_billing.errors import CurrencyMismatchError, InvalidSubscriptionOperati
 from lms_billing.money import (
     DEFAULT_ROUNDING,
     CurrencyCode,
-    MinorUnits,
     RoundingMode,
     SignedMinorUnits,
 )
@@ -100,7 +99,7 @@ class PlannedLine(BaseModel):
     quantity: int
     unit_amount: int | None = None
     subscription_item_id: str | None = None
-    discount_amount: MinorUnits = 0
+    discount_amount: SignedMinorUnits = 0  # negative on a discounted credit line
 
 
 class InvoicePlan(BaseModel):
@@ -115,7 +114,7 @@ class InvoicePlan(BaseModel):
     period: BillingPeriod
     lines: tuple[PlannedLine, ...]
     subtotal: SignedMinorUnits
-    discount_total: MinorUnits
+    discount_total: SignedMinorUnits  # negative when credits were discounted more
     total: SignedMinorUnits
     discount_ids: tuple[str, ...] = ()
     collection: InvoiceCollection = InvoiceCollection.CHARGE_AUTOMATICALLY
@@ -287,7 +286,7 @@ def _plan_period_invoice(
         subtotal=subtotal,
         discount_total=result.total,
         total=subtotal - result.total,
-        discount_ids=tuple(d.id for d in active if result.per_coupon.get(d.coupon.id, 0) > 0),
+        discount_ids=tuple(d.id for d in active if result.per_coupon.get(d.coupon.id, 0) != 0),
         collection=parse_enum(InvoiceCollection, collection, name="collection"),
     )
 
@@ -409,29 +408,40 @@ def preview_upcoming_invoice(
     discounts: Sequence[Discount] = (),
     items: Sequence[SubscriptionItem] | None = None,
     proration_date: datetime | None = None,
+    proration_behavior: ProrationBehavior | str = ProrationBehavior.CREATE_PRORATIONS,
     rounding: RoundingMode = DEFAULT_ROUNDING,
 ) -> InvoicePlan | None:
-    """The next invoice ``sub`` will get, with nothing saved (Stripe's upcoming invoice).
+    """The next invoice ``sub`` will get, with nothing saved (Stripe's upcoming invoice),
+    before tax and customer credit (the service preview adds both).
 
-    Pass ``items`` (and ``proration_date``) to preview a plan change made at ``at``: its
-    proration lines join the pending ones, and an interval change previews the invoice
-    that would be issued immediately. ``None`` when no invoice is coming (canceled,
-    paused, or ending at period end with nothing pending).
+    Pass ``items`` (and ``proration_date``, ``proration_behavior``) to preview a plan change
+    made at ``at``: with ``create_prorations`` its proration lines join the pending ones on
+    the next renewal invoice; with ``always_invoice`` (or an interval change) the preview is
+    the invoice that would be issued at once (the prorations plus the pending items, and the
+    new period after an interval change); with ``none`` only the items change. ``None``
+    when no invoice is coming (canceled, paused, or ending at period end with nothing
+    pending).
     """
     moment = ensure_aware(at, name="at")
     pending = tuple(pending_items)
     if items is not None:
         update = update_items(
-            sub, items, at=moment, proration_date=proration_date, rounding=rounding
+            sub,
+            items,
+            at=moment,
+            proration_behavior=proration_behavior,
+            proration_date=proration_date,
+            rounding=rounding,
         )
         pending += update.proration_items
         sub = update.subscription
-        if update.billing_cycle_reset:
+        if update.invoice_now:
             return plan_period_invoice(
                 sub,
                 pending_items=pending,
                 discounts=discounts,
                 billing_reason=BillingReason.SUBSCRIPTION_UPDATE,
+                include_items=update.billing_cycle_reset,
                 rounding=rounding,
             )
     if sub.status not in RENEWING_STATUSES:

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
         Payout,
         RefundRequest,
         RefundResult,
+        SetupResult,
         WebhookEvent,
     )
     from lms_billing.domain.tax import TaxRequest, TaxResult
@@ -94,6 +95,33 @@ class PaymentMethodLookup(Protocol):
     name: str
 
     def retrieve_payment_method(self, payment_method_id: str) -> PaymentMethodDetails: ...
+
+
+@runtime_checkable
+class PaymentSetup(Protocol):
+    """Optional: save a payment method for later off-session charges through the
+    provider's setup flow, which runs the bank's authentication (SCA / 3-D Secure) *when
+    saving* (a Stripe SetupIntent). ``billing.payments.setup_payment_method`` uses it.
+
+    ``create_setup`` without ``payment_method`` returns ``requires_payment_method`` and a
+    ``client_secret`` for the provider's front end; with one it is confirmed at once and
+    may return ``requires_action`` (``next_action``) or ``succeeded`` (the method is then
+    attached to the gateway customer). A card refused while being saved raises
+    ``PaymentDeclinedError``.
+    """
+
+    name: str
+
+    def create_setup(
+        self,
+        gateway_customer_id: str,
+        *,
+        idempotency_key: str,
+        payment_method: str | None = None,
+        return_url: str | None = None,
+    ) -> SetupResult: ...
+
+    def retrieve_setup(self, setup_id: str) -> SetupResult: ...
 
 
 @runtime_checkable
@@ -217,6 +245,7 @@ __all__ = [
     "Notifier",
     "PaymentGateway",
     "PaymentMethodLookup",
+    "PaymentSetup",
     "ProductCatalog",
     "ReconciliationSource",
     "StorageBackend",

@@ -23,6 +23,8 @@ def test_python_blocks_run_and_print_what_the_guide_says(
     expected = [
         "visa 4242 True",
         "card_data_rejected",
+        "requires_action redirect_to_url",
+        "succeeded 3155",
         "succeeded True",
         "paid",
         "failed insufficient_funds",

@@ -24,6 +24,7 @@ from lms_billing.domain.payments import (
     PaymentStatus,
     RefundStatus,
     RiskOutcome,
+    SetupResult,
 )
 from lms_billing.errors import ValidationError
 from lms_billing.money import CurrencyCode, MinorUnits, SignedMinorUnits
@@ -69,6 +70,23 @@ class StoredPaymentMethod(_Frozen):
     def _card_free(cls, value: Any) -> Any:
         reject_card_data(value, field="payment_method")
         return value
+
+
+class SetupOutcome(_Frozen):
+    """Saving a payment method through the provider's setup flow (a Stripe SetupIntent).
+
+    ``setup`` is the provider's current view (show ``setup.next_action`` when it is
+    ``requires_action``, hand ``setup.client_secret`` to the front end while it is
+    ``requires_payment_method``); ``payment_method`` is the stored method once the setup
+    succeeded.
+    """
+
+    setup: SetupResult
+    payment_method: StoredPaymentMethod | None = None
+
+    @property
+    def status(self) -> str:
+        return self.setup.status
 
 
 class GatewayCustomerLink(_Frozen):
@@ -293,6 +311,7 @@ __all__ = [
     "Payment",
     "Refund",
     "Settlement",
+    "SetupOutcome",
     "StoredPaymentMethod",
     "WebhookInboxEntry",
     "collection_slot",

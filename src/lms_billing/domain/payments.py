@@ -264,7 +264,9 @@ class SetupResult(_Frozen):
 
     ``status`` is Stripe's: ``requires_payment_method``, ``requires_confirmation``,
     ``requires_action`` (``next_action`` says what), ``processing``, ``succeeded``,
-    ``canceled``. Hand ``client_secret`` to the front end to collect the card.
+    ``canceled``. Hand ``client_secret`` to the front end to collect the card. After a
+    failed attempt (authentication failed) the status is back to
+    ``requires_payment_method`` with ``failure_code`` / ``failure_message``.
     """
 
     id: str = Field(min_length=1)
@@ -275,6 +277,12 @@ class SetupResult(_Frozen):
     client_secret: str | None = None
     next_action: NextAction | None = None
     usage: str = "off_session"
+    failure_code: str | None = None
+    failure_message: str | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == "succeeded"
 
 
 class PaymentRequest(_Frozen):

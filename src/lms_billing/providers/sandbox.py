@@ -16,7 +16,6 @@ verifies. Nothing leaves the process, and time comes from the injected clock.
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from lms_billing.domain.customers import CustomerProfile
@@ -45,13 +44,14 @@ from lms_billing.providers.sandbox_cards import behaviour_for
 from lms_billing.providers.sandbox_core import (
     DEFAULT_WEBHOOK_SECRET,
     SIGNATURE_HEADER,
-    SandboxCore,
     SignedWebhook,
-    _Method,
     _Payment,
 )
-
-AUTHENTICATION_URL = "https://sandbox.lms-billing.invalid/authenticate/{payment_id}"
+from lms_billing.providers.sandbox_setup import (
+    AUTHENTICATION_URL,
+    SandboxSetups,
+    fingerprint,
+)
 
 _CANCELABLE = frozenset(
     {
@@ -64,11 +64,7 @@ _CANCELABLE = frozenset(
 )
 
 
-def _fingerprint(source: str) -> str:
-    return hashlib.sha256(source.encode()).hexdigest()[:16]
-
-
-class SandboxGateway(SandboxCore):
+class SandboxGateway(SandboxSetups):
     """An offline :class:`~lms_billing.ports.PaymentGateway`.
 
     :param clock: time source for ``created`` stamps and the webhook tolerance window.
@@ -115,6 +111,10 @@ class SandboxGateway(SandboxCore):
         request = [gateway_customer_id, customer.model_dump(mode="json")]
         return self._idempotent(idempotency_key, "update_customer", request, run)
 
+    def retrieve_customer(self, gateway_customer_id: str) -> GatewayCustomer:
+        """The sandbox customer as it is now (e.g. after ``update_customer``)."""
+        return self._customer(gateway_customer_id)
+
     def set_default_payment_method(
         self, gateway_customer_id: str, payment_method_id: str, *, idempotency_key: str
     ) -> GatewayCustomer:
@@ -137,23 +137,7 @@ class SandboxGateway(SandboxCore):
 
         def run() -> PaymentMethodDetails:
             self._customer(gateway_customer_id)
-            card, source = self._card_for(token)
-            details = PaymentMethodDetails(
-                token=new_id("pm_sbx"),
-                gateway=self.name,
-                type=card.type,
-                brand=card.brand,
-                last4=card.last4,
-                exp_month=card.exp_month,
-                exp_year=card.exp_year,
-                country=card.country,
-                # Same magic card -> same fingerprint across customers, as at Stripe.
-                fingerprint=_fingerprint(source),
-                customer_id=gateway_customer_id,
-            )
-            self._state.methods[details.token] = _Method(details, card)
-            self._emit(WebhookEventType.PAYMENT_METHOD_ATTACHED, "payment_method", details)
-            return details
+            return self._save_method(gateway_customer_id, token)
 
         request = [gateway_customer_id, token]
         return self._idempotent(idempotency_key, "attach", request, run)
@@ -183,7 +167,7 @@ class SandboxGateway(SandboxCore):
             exp_month=card.exp_month,
             exp_year=card.exp_year,
             country=card.country,
-            fingerprint=_fingerprint(source),
+            fingerprint=fingerprint(source),
         )
 
     # --- payments --------------------------------------------------------------------------
@@ -204,6 +188,7 @@ class SandboxGateway(SandboxCore):
                 )
             card, _ = self._card_for(payment_method, customer_id=request.customer_id)
             card = behaviour_for(card, request.amount)
+            saved = self._state.methods.get(payment_method)
             if card.timeout and request.confirm:
                 raise ProviderUnavailableError(
                     "The sandbox timed out (magic timeout card or amount).", provider=self.name
@@ -222,6 +207,9 @@ class SandboxGateway(SandboxCore):
                     metadata=request.metadata,
                 ),
                 card=card,
+                authenticated=request.off_session
+                and saved is not None
+                and saved.authenticated_off_session,
             )
             self._state.payments[payment.result.id] = payment
             if request.confirm:

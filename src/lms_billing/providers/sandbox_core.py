@@ -23,6 +23,7 @@ from lms_billing.domain.payments import (
     PaymentResult,
     Payout,
     RefundResult,
+    SetupResult,
     WebhookEvent,
     WebhookEventType,
 )
@@ -60,6 +61,9 @@ class SignedWebhook:
 class _Method:
     details: PaymentMethodDetails
     card: TestCard
+    # Saved through an authenticated setup: off-session charges need no new challenge
+    # (Stripe's 4000002500003155 behaves so once set up for off-session use).
+    authenticated_off_session: bool = False
 
 
 @dataclass
@@ -70,11 +74,18 @@ class _Payment:
 
 
 @dataclass
+class _Setup:
+    result: SetupResult
+    token: str | None = None  # the card waiting for authentication
+
+
+@dataclass
 class _State:
     customers: dict[str, GatewayCustomer] = field(default_factory=dict)
     methods: dict[str, _Method] = field(default_factory=dict)
     payments: dict[str, _Payment] = field(default_factory=dict)
     refunds: dict[str, RefundResult] = field(default_factory=dict)
+    setups: dict[str, _Setup] = field(default_factory=dict)
     balance: dict[str, BalanceTransaction] = field(default_factory=dict)
     paid_out: set[str] = field(default_factory=set)
     payout_members: dict[str, tuple[str, ...]] = field(default_factory=dict)

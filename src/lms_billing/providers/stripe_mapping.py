@@ -205,6 +205,7 @@ def payment_from_stripe(intent: JsonObject, gateway: str) -> PaymentResult:
 
 
 def setup_from_stripe(intent: JsonObject, gateway: str) -> SetupResult:
+    error = intent.get("last_setup_error") or {}
     return SetupResult(
         id=intent["id"],
         gateway=gateway,
@@ -214,6 +215,8 @@ def setup_from_stripe(intent: JsonObject, gateway: str) -> SetupResult:
         client_secret=intent.get("client_secret"),
         next_action=_next_action(intent),
         usage=intent.get("usage") or "off_session",
+        failure_code=error.get("decline_code") or error.get("code"),
+        failure_message=error.get("message"),
     )
 
 

@@ -8,21 +8,30 @@ one. Raw card numbers are refused before anything is sent anywhere (PCI DSS SAQ-
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from lms_billing.domain.card_data import reject_card_data
 from lms_billing.domain.customers import Customer, CustomerProfile
 from lms_billing.domain.events import Event
-from lms_billing.domain.payment_records import GatewayCustomerLink, StoredPaymentMethod
-from lms_billing.domain.payments import PaymentMethodDetails
+from lms_billing.domain.payment_records import (
+    GatewayCustomerLink,
+    SetupOutcome,
+    StoredPaymentMethod,
+)
+from lms_billing.domain.payments import GatewayCustomer, PaymentMethodDetails, SetupResult
 from lms_billing.errors import AlreadyExistsError, ProviderError, ValidationError
+from lms_billing.hookspecs import hookimpl
 from lms_billing.ids import new_id
-from lms_billing.ports import PaymentGateway, PaymentMethodLookup
+from lms_billing.ports import PaymentGateway, PaymentMethodLookup, PaymentSetup
 from lms_billing.services._context import ServiceContext
 from lms_billing.services._payment_support import PaymentSettings, event, publish
 from lms_billing.storage.base import DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT, UnitOfWork
 
 DEFAULT_GATEWAY = "sandbox"
+CUSTOMER_SYNC_PLUGIN = "lms_billing.payments.gateway_customer_sync"
+
+logger = logging.getLogger("lms_billing.payments")
 
 
 def _profile(customer: Customer) -> CustomerProfile:
@@ -48,12 +57,40 @@ def expires_within(method: StoredPaymentMethod, now: datetime, months: int) -> b
     return current <= expiry <= current + months
 
 
+class GatewayCustomerSync:
+    """A plugin copying a customer's changed profile (name, email, address) to every
+    provider customer linked to it, on the committed ``customer.updated`` event.
+
+    The payment service registers one per plugin host. A provider failure is logged
+    (``lms_billing.payments``) and does not disturb the update already committed; call
+    :meth:`PaymentMethodService.sync_gateway_customers` to retry.
+    """
+
+    def __init__(self, service: PaymentMethodService) -> None:
+        self._service = service
+
+    @hookimpl
+    def lms_billing_event(self, event: Event) -> None:
+        if event.type != "customer.updated" or event.customer_id is None:
+            return
+        try:
+            self._service.sync_gateway_customers(
+                event.customer_id, idempotency_key=f"customer-update:{event.id}"
+            )
+        except ProviderError as exc:
+            logger.warning(
+                "Could not copy customer %s to %s: %s", event.customer_id, exc.provider, exc
+            )
+
+
 class PaymentMethodService:
     """Gateway customers and saved payment methods (the base of the payment service)."""
 
     def __init__(self, ctx: ServiceContext, settings: PaymentSettings | None = None) -> None:
         self._ctx = ctx
         self.settings = settings or PaymentSettings()
+        if ctx.plugins.pm.get_plugin(CUSTOMER_SYNC_PLUGIN) is None:
+            ctx.plugins.pm.register(GatewayCustomerSync(self), name=CUSTOMER_SYNC_PLUGIN)
 
     def gateway(self, name: str) -> PaymentGateway:
         """The registered gateway called ``name`` (:class:`NotFoundError` if none)."""
@@ -118,6 +155,29 @@ class PaymentMethodService:
         except ProviderError:
             return None  # the charge reports a bad token or an outage as it should
 
+    def sync_gateway_customers(
+        self, customer_id: str, *, idempotency_key: str
+    ) -> list[GatewayCustomer]:
+        """Copy the customer's current profile to every provider customer linked to it
+        (``update_customer`` with an idempotency key derived from ``idempotency_key``).
+        Runs by itself on ``customer.updated``; returns the updated provider customers."""
+        with self._ctx.storage.unit_of_work() as uow:
+            customer = uow.customers.get(customer_id)
+            links = [
+                link
+                for name in sorted(self._ctx.plugins.payment_gateways())
+                if (link := uow.gateway_customers.get_for(customer_id, name)) is not None
+            ]
+        profile = _profile(customer)
+        return [
+            self._gateway(link.gateway).update_customer(
+                link.gateway_customer_id,
+                profile,
+                idempotency_key=f"{idempotency_key}:{link.gateway}",
+            )
+            for link in links
+        ]
+
     def attach_payment_method(
         self,
         customer_id: str,
@@ -139,6 +199,94 @@ class PaymentMethodService:
         details = self._gateway(gateway).attach_payment_method(
             gateway_customer, token, idempotency_key=f"attach:{customer_id}:{idempotency_key}"
         )
+        return self._record_method(customer_id, gateway, details, set_default=set_default)
+
+    def setup_payment_method(
+        self,
+        customer_id: str,
+        *,
+        idempotency_key: str,
+        gateway: str = DEFAULT_GATEWAY,
+        payment_method: str | None = None,
+        return_url: str | None = None,
+        set_default: bool = False,
+    ) -> SetupOutcome:
+        """Save a payment method for renewals through the provider's setup flow (a Stripe
+        SetupIntent, ``usage=off_session``), which runs the bank's authentication *now*,
+        with the customer present, so later off-session charges are not refused for it.
+
+        Without ``payment_method`` the outcome is ``requires_payment_method`` with the
+        ``client_secret`` for the provider's front end (Stripe.js ``confirmSetup``); with a
+        token it is confirmed at once. ``requires_action``: show ``setup.next_action``, then
+        call :meth:`complete_setup`. ``succeeded``: the method is stored (the first one
+        becomes the default) and returned in ``payment_method``.
+
+        :raises ValidationError: the gateway has no setup flow (use
+            :meth:`attach_payment_method`).
+        :raises PaymentDeclinedError: the card was refused while being saved.
+        :raises CardDataRejectedError: anything that looks like a card number.
+        """
+        reject_card_data(payment_method, field="payment_method")
+        reject_card_data(idempotency_key, field="idempotency_key")
+        flow = self._setup_flow(gateway)
+        setup = flow.create_setup(
+            self.gateway_customer_id(customer_id, gateway),
+            idempotency_key=f"setup:{customer_id}:{idempotency_key}",
+            payment_method=payment_method,
+            return_url=return_url,
+        )
+        return self._setup_outcome(customer_id, gateway, setup, set_default)
+
+    def complete_setup(
+        self,
+        customer_id: str,
+        setup_id: str,
+        *,
+        gateway: str = DEFAULT_GATEWAY,
+        set_default: bool = False,
+    ) -> SetupOutcome:
+        """Re-read a setup after the customer acted (3-D Secure, Stripe.js) and store the
+        method once it ``succeeded``. Safe to call again: the method is stored once."""
+        setup = self._setup_flow(gateway).retrieve_setup(setup_id)
+        link = self.gateway_customer_id(customer_id, gateway)
+        if setup.customer_id is not None and setup.customer_id != link:
+            raise ValidationError(
+                f"Setup {setup_id} belongs to another customer.", setup_id=setup_id
+            )
+        return self._setup_outcome(customer_id, gateway, setup, set_default)
+
+    def _setup_flow(self, gateway: str) -> PaymentSetup:
+        flow = self._gateway(gateway)
+        if not isinstance(flow, PaymentSetup):
+            raise ValidationError(
+                f"Gateway {gateway!r} has no setup flow; use attach_payment_method.",
+                gateway=gateway,
+            )
+        return flow
+
+    def _setup_outcome(
+        self, customer_id: str, gateway: str, setup: SetupResult, set_default: bool
+    ) -> SetupOutcome:
+        if not setup.succeeded or setup.payment_method is None:
+            return SetupOutcome(setup=setup)
+        lookup = self._gateway(gateway)
+        details = (
+            lookup.retrieve_payment_method(setup.payment_method)
+            if isinstance(lookup, PaymentMethodLookup)
+            else PaymentMethodDetails(token=setup.payment_method, gateway=gateway)
+        )
+        method = self._record_method(customer_id, gateway, details, set_default=set_default)
+        return SetupOutcome(setup=setup, payment_method=method)
+
+    def _record_method(
+        self,
+        customer_id: str,
+        gateway: str,
+        details: PaymentMethodDetails,
+        *,
+        set_default: bool,
+    ) -> StoredPaymentMethod:
+        """Store a method the gateway attached (once per ``(gateway, token)``)."""
         now = self._ctx.clock.now()
         events: list[Event] = []
         with self._ctx.storage.unit_of_work() as uow:
@@ -288,4 +436,10 @@ class PaymentMethodService:
         return announced
 
 
-__all__ = ["DEFAULT_GATEWAY", "PaymentMethodService", "expires_within"]
+__all__ = [
+    "CUSTOMER_SYNC_PLUGIN",
+    "DEFAULT_GATEWAY",
+    "GatewayCustomerSync",
+    "PaymentMethodService",
+    "expires_within",
+]

@@ -10,8 +10,9 @@ How PayPal maps onto the gateway port:
   how recurring renewals are collected off session;
 * ``capture_payment``/``cancel_payment`` capture or void the order's authorization;
 * refunds go to the order's capture; webhooks are verified by PayPal's
-  ``/v1/notifications/verify-webhook-signature`` endpoint (PayPal signs with RSA
-  certificates, so there is no offline HMAC check).
+  ``/v1/notifications/verify-webhook-signature`` endpoint (:mod:`.paypal_webhooks`);
+* balance transactions and payouts come from the Transaction Search API
+  (:mod:`.paypal_reporting`).
 
 The SDK uses ``requests`` underneath (apimatic's requests adapter), so tests mock it with
 ``responses``. The PayPal-Request-Id header carries the idempotency key.
@@ -20,19 +21,10 @@ The SDK uses ``requests`` underneath (apimatic's requests adapter), so tests moc
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from datetime import datetime, timedelta
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
-import requests
-from paypalserversdk.configuration import Environment
-from paypalserversdk.exceptions.api_exception import ApiException
-from paypalserversdk.http.auth.o_auth_2 import ClientCredentialsAuthCredentials
-from paypalserversdk.paypal_serversdk_client import PaypalServersdkClient
-
-from lms_billing.clock import Clock, SystemClock
 from lms_billing.domain.customers import CustomerProfile
 from lms_billing.domain.payments import (
     CaptureMethod,
@@ -43,162 +35,49 @@ from lms_billing.domain.payments import (
     PaymentStatus,
     RefundRequest,
     RefundResult,
-    WebhookEvent,
 )
 from lms_billing.errors import (
     AuthenticationRequiredError,
-    BillingError,
-    ConfigurationError,
     PaymentDeclinedError,
     PaymentError,
-    ProviderError,
     ProviderInvalidRequestError,
-    ProviderUnavailableError,
-    WebhookSignatureError,
 )
-from lms_billing.providers._common import header
+from lms_billing.providers.paypal_client import (
+    DECLINE_ISSUES,
+    PAYER_ACTION_ISSUES,
+    json_body,
+    map_paypal_error,
+)
 from lms_billing.providers.paypal_mapping import (
     authorizations,
     captures,
-    event_from_paypal,
-    parse_time,
     payment_from_order,
     payment_token_from_paypal,
     paypal_amount,
     refund_from_paypal,
 )
+from lms_billing.providers.paypal_reporting import PayPalReporting
+from lms_billing.providers.paypal_webhooks import WEBHOOK_HEADERS, PayPalWebhooks, transmission_time
 
-# PayPal issues that mean "the buyer's funding was declined", not a broken request.
-DECLINE_ISSUES = frozenset(
-    {"INSTRUMENT_DECLINED", "TRANSACTION_REFUSED", "PAYER_CANNOT_PAY", "CARD_EXPIRED"}
-)
-# The buyer must act at PayPal (approve again, 3-D Secure) before the payment can continue.
-PAYER_ACTION_ISSUES = frozenset({"PAYER_ACTION_REQUIRED"})
 # The id of a failed attempt for which PayPal created no order (a refused vault charge).
 NO_ORDER_PREFIX = "no-order:"
 CUSTOM_ID_LIMIT = 127
-WEBHOOK_HEADERS = {
-    "auth_algo": "PAYPAL-AUTH-ALGO",
-    "cert_url": "PAYPAL-CERT-URL",
-    "transmission_id": "PAYPAL-TRANSMISSION-ID",
-    "transmission_sig": "PAYPAL-TRANSMISSION-SIG",
-    "transmission_time": "PAYPAL-TRANSMISSION-TIME",
-}
 
 
-def _body(response: Any) -> dict[str, Any]:
-    text = getattr(response, "text", None)
-    if not text:
-        return {}
-    parsed: dict[str, Any] = json.loads(text)
-    return parsed
-
-
-def map_paypal_error(exc: Exception, provider: str = "paypal") -> BillingError:
-    """Translate an SDK or transport failure into an lms-billing error.
-
-    422 with a decline issue (``INSTRUMENT_DECLINED``...) -> :class:`PaymentDeclinedError`;
-    ``PAYER_ACTION_REQUIRED`` -> :class:`AuthenticationRequiredError`;
-    401 -> :class:`ConfigurationError`; 5xx, 429 and connection failures ->
-    :class:`ProviderUnavailableError`; other 4xx -> :class:`ProviderInvalidRequestError`.
-    """
-    if isinstance(exc, requests.RequestException):
-        return ProviderUnavailableError(f"PayPal is unreachable: {exc}", provider=provider)
-    if not isinstance(exc, ApiException):
-        return ProviderError(str(exc), provider=provider)
-    status = int(getattr(exc, "response_code", 0) or 0)
-    body = _body(getattr(exc, "response", None))
-    details = body.get("details") or [{}]
-    issue = details[0].get("issue") if isinstance(details[0], dict) else None
-    context: dict[str, Any] = {
-        "provider": provider,
-        "provider_code": issue or body.get("name"),
-        "request_id": body.get("debug_id"),
-        "http_status": status or None,
-    }
-    message = str(body.get("message") or getattr(exc, "reason", "") or "PayPal error")
-    if issue in DECLINE_ISSUES:
-        return PaymentDeclinedError(message, decline_code=str(issue).lower(), **context)
-    if issue in PAYER_ACTION_ISSUES:
-        return AuthenticationRequiredError(message, **context)
-    if status == 401:
-        return ConfigurationError(f"PayPal rejected the credentials: {message}", **context)
-    if status >= 500 or status == 429:
-        return ProviderUnavailableError(message, **context)
-    if 400 <= status < 500:
-        return ProviderInvalidRequestError(message, **context)
-    return ProviderError(message, **context)
-
-
-class _Headers:
-    """Collects headers the SDK's OAuth manager applies (for the notifications call)."""
-
-    def __init__(self) -> None:
-        self.values: dict[str, str] = {}
-
-    def add_header(self, name: str, value: str) -> None:
-        self.values[name] = value
-
-
-class PayPalGateway:
+class PayPalGateway(PayPalWebhooks, PayPalReporting):
     """A :class:`~lms_billing.ports.PaymentGateway` for PayPal (Orders v2 + Vault v3).
 
     :param client_id: REST app client id. :param client_secret: its secret.
     :param webhook_id: the id of the webhook subscription (for signature verification).
     :param environment: ``"sandbox"`` (default) or ``"production"``.
     :param brand_name: shown to the buyer on PayPal's approval page.
-    :param clock: for the webhook replay window (``webhook_tolerance``).
+    :param clock: "now" for the webhook replay window (``webhook_tolerance``) and the
+        reporting date range.
+    :param timeout: seconds per HTTP call. :param webhook_tolerance: how old a delivery may be.
+
+    Reconciliation (:class:`~lms_billing.ports.ReconciliationSource`) comes from the
+    Transaction Search API, see :mod:`.paypal_reporting`.
     """
-
-    def __init__(
-        self,
-        client_id: str,
-        client_secret: str,
-        *,
-        webhook_id: str | None = None,
-        environment: str = "sandbox",
-        name: str = "paypal",
-        brand_name: str | None = None,
-        timeout: int = 30,
-        clock: Clock | None = None,
-        webhook_tolerance: timedelta = timedelta(minutes=10),
-    ) -> None:
-        if environment not in ("sandbox", "production"):
-            raise ConfigurationError(f"Unknown PayPal environment {environment!r}.")
-        self.name = name
-        self._webhook_id = webhook_id
-        self._brand_name = brand_name
-        self._timeout = timeout
-        self._clock = clock or SystemClock()
-        self._tolerance = webhook_tolerance
-        self.client = PaypalServersdkClient(
-            client_credentials_auth_credentials=ClientCredentialsAuthCredentials(
-                o_auth_client_id=client_id, o_auth_client_secret=client_secret
-            ),
-            environment=Environment.PRODUCTION
-            if environment == "production"
-            else Environment.SANDBOX,
-            timeout=timeout,
-        )
-        self._session = requests.Session()
-
-    @property
-    def base_url(self) -> str:
-        return str(self.client.config.get_base_uri())
-
-    @contextmanager
-    def _errors(self) -> Iterator[None]:
-        try:
-            yield
-        except (ApiException, requests.RequestException) as exc:
-            raise map_paypal_error(exc, self.name) from exc
-
-    def _json(self, call: Callable[[], Any]) -> dict[str, Any]:
-        with self._errors():
-            return _body(call())
-
-    def _order(self, order_id: str) -> dict[str, Any]:
-        return self._json(lambda: self.client.orders.get_order({"id": order_id}))
 
     # --- customers and payment methods ------------------------------------------------------
 
@@ -353,7 +232,7 @@ class PayPalGateway:
         with the order's payer-action link when PayPal gives one)."""
         try:
             with self._errors():
-                return payment_from_order(_body(call()), self.name)
+                return payment_from_order(json_body(call()), self.name)
         except PaymentDeclinedError as declined:
             current = payment_from_order(self._order(order_id), self.name)
             return current.model_copy(
@@ -465,71 +344,6 @@ class PayPalGateway:
         )
         return refund_from_paypal(refunded, self.name, request.payment_id)
 
-    # --- webhooks --------------------------------------------------------------------------
-
-    def parse_webhook(self, payload: bytes, headers: dict[str, str]) -> WebhookEvent:
-        """Verify with PayPal (``/v1/notifications/verify-webhook-signature``) and normalize.
-
-        Deliveries whose ``PAYPAL-TRANSMISSION-TIME`` is older than the tolerance window are
-        rejected before asking PayPal (replays).
-
-        :raises WebhookSignatureError: missing headers or webhook id, stale transmission,
-            or PayPal answering ``FAILURE``.
-        """
-        if not self._webhook_id:
-            raise WebhookSignatureError("No PayPal webhook_id is configured.")
-        fields: dict[str, str] = {}
-        for field, name in WEBHOOK_HEADERS.items():
-            value = header(headers, name)
-            if not value:
-                raise WebhookSignatureError(f"The {name} header is missing.", provider=self.name)
-            fields[field] = value
-        sent_at = parse_time(fields["transmission_time"])
-        if sent_at is None or abs(self._clock.now() - sent_at) > self._tolerance:
-            raise WebhookSignatureError(
-                "The PayPal transmission time is outside the tolerance window.",
-                provider=self.name,
-            )
-        try:
-            event: dict[str, Any] = json.loads(payload)
-        except ValueError as exc:
-            raise WebhookSignatureError("The webhook body is not JSON.") from exc
-        verdict = self._verify({**fields, "webhook_id": self._webhook_id, "webhook_event": event})
-        if verdict != "SUCCESS":
-            raise WebhookSignatureError(
-                "PayPal did not verify the webhook signature.",
-                provider=self.name,
-                verification_status=verdict,
-            )
-        return event_from_paypal(event, self.name)
-
-    def _verify(self, body: dict[str, Any]) -> str:
-        auth = _Headers()
-        with self._errors():
-            oauth = self.client.auth_managers["Oauth2"]
-            if not oauth.is_valid():
-                raise ConfigurationError("PayPal did not issue an access token.")
-            oauth.apply(auth)
-            response = self._session.post(
-                f"{self.base_url}/v1/notifications/verify-webhook-signature",
-                json=body,
-                headers=auth.values,
-                timeout=self._timeout,
-            )
-        if response.status_code >= 500:
-            raise ProviderUnavailableError(
-                "PayPal could not verify the webhook now.",
-                provider=self.name,
-                http_status=response.status_code,
-            )
-        if response.status_code >= 400:
-            raise WebhookSignatureError(
-                "PayPal rejected the verification request.",
-                provider=self.name,
-                http_status=response.status_code,
-            )
-        return str(response.json().get("verification_status"))
-
 
 def custom_id_for(metadata: dict[str, str]) -> str | None:
     """The purchase unit's ``custom_id``: our references (``lms_*`` metadata) as a query
@@ -567,15 +381,12 @@ def vault_source(request: PaymentRequest) -> dict[str, Any]:
     return {"venmo" if kind == "venmo" else "paypal": source}
 
 
-def transmission_time(moment: datetime) -> str:
-    """Format a time as PayPal's ``PAYPAL-TRANSMISSION-TIME`` header does."""
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 __all__ = [
+    "CUSTOM_ID_LIMIT",
     "DECLINE_ISSUES",
     "NO_ORDER_PREFIX",
     "PAYER_ACTION_ISSUES",
+    "WEBHOOK_HEADERS",
     "PayPalGateway",
     "custom_id_for",
     "map_paypal_error",

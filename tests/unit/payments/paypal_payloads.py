@@ -338,3 +338,54 @@ WEBHOOK_CAPTURE_REFUNDED: dict[str, Any] = {
     "event_version": "1.0",
     "resource_version": "2.0",
 }
+
+
+def transaction(
+    transaction_id: str,
+    event_code: str,
+    value: str,
+    at: str,
+    fee: str | None = None,
+    status: str = "S",
+) -> dict[str, Any]:
+    """One ``transaction_details[]`` entry of Transaction Search (fields=transaction_info),
+    shaped like PayPal's reporting API reference."""
+    info: dict[str, Any] = {
+        "paypal_account_id": "6STWC2LSUYYYE",
+        "transaction_id": transaction_id,
+        "transaction_event_code": event_code,
+        "transaction_initiation_date": at,
+        "transaction_updated_date": at,
+        "transaction_amount": {"currency_code": "USD", "value": value},
+        "transaction_status": status,
+        "ending_balance": {"currency_code": "USD", "value": "1465.00"},
+        "available_balance": {"currency_code": "USD", "value": "1465.00"},
+        "protection_eligibility": "02",
+    }
+    if fee is not None:
+        info["fee_amount"] = {"currency_code": "USD", "value": fee}
+    return {"transaction_info": info}
+
+
+def transaction_search(
+    *details: dict[str, Any], page: int = 1, total_pages: int = 1
+) -> dict[str, Any]:
+    """A ``GET /v1/reporting/transactions`` response page."""
+    return {
+        "transaction_details": list(details),
+        "account_number": "XZXSPECPDZHZU",
+        "start_date": "2026-10-25T10:00:00+0000",
+        "end_date": "2026-11-25T10:00:00+0000",
+        "last_refreshed_datetime": "2026-11-25T06:59:59+0000",
+        "page": page,
+        "total_items": len(details),
+        "total_pages": total_pages,
+        "links": [
+            {
+                "href": "https://api-m.sandbox.paypal.com/v1/reporting/transactions"
+                f"?page_size=500&page={page}",
+                "rel": "self",
+                "method": "GET",
+            }
+        ],
+    }

@@ -107,7 +107,9 @@ def test_without_prorate_pending_prorations_are_invoiced_as_they_are(shop: Shop)
 
 
 class _Declines:
-    def collect(self, invoice: Invoice, subscription: Subscription, now: datetime) -> object:
+    def collect(
+        self, invoice: Invoice, subscription: Subscription, now: datetime
+    ) -> CollectionResult:
         return CollectionResult(invoice, CollectionOutcome.FAILED)
 
 
@@ -115,7 +117,7 @@ def test_an_unpaid_period_is_never_credited_its_invoice_is_reduced(shop: Shop) -
     sub = shop.subscriptions.create(
         shop.customer.id, [{"price_id": shop.pro.id}], idempotency_key="c"
     )
-    shop.subscriptions.collector = _Declines()  # type: ignore[assignment]
+    shop.subscriptions.collector = _Declines()
     shop.clock.set(datetime(2026, 4, 1, tzinfo=UTC))
     shop.subscriptions.run_billing()
     assert shop.subscriptions.get(sub.id).status is SubscriptionStatus.PAST_DUE

@@ -3,7 +3,7 @@ history entry with time, cause and actor, including the changes that keep the st
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -34,7 +34,7 @@ def test_an_admin_is_recorded_for_every_change(shop: Shop) -> None:
         shop.customer.id, [{"price_id": shop.basic.id}], actor=ADMIN, idempotency_key="c"
     )
     day = timedelta(days=1)
-    steps = [
+    steps: list[Callable[[], object]] = [
         lambda: shop.subscriptions.cancel_at_period_end(sub.id, actor=ADMIN, idempotency_key="1"),
         lambda: shop.subscriptions.resume(sub.id, actor=ADMIN, idempotency_key="2"),
         lambda: shop.subscriptions.pause_collection(

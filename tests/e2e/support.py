@@ -14,6 +14,7 @@ import json
 import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -154,8 +155,10 @@ def make_shop(
     clock: TestClock | None = None,
     log: EventLog | None = None,
     email: str = "ada@example.org",
+    load_entrypoints: bool = False,
 ) -> Shop:
-    """A Billing with the sandbox on a test clock (plus ``gateways``), a learner and prices."""
+    """A Billing with the sandbox on a test clock (plus ``gateways``, and installed plugins
+    with ``load_entrypoints``), a learner and prices."""
     clock = clock or TestClock(NOW)
     log = log or EventLog()
     sandbox = FlakySandbox(clock=clock)
@@ -163,7 +166,7 @@ def make_shop(
         storage_url,
         clock=clock,
         plugins=[log, gateway_plugin(sandbox, *gateways)],
-        load_entrypoints=False,
+        load_entrypoints=load_entrypoints,
     )
     customer = billing.customers.create(
         {
@@ -219,6 +222,67 @@ def stripe_signed(event: dict[str, Any], at: datetime) -> tuple[bytes, dict[str,
     return payload, {"Stripe-Signature": f"t={stamp},v1={digest.hexdigest()}"}
 
 
+def stripe_intent(
+    amount: int, currency: str, status: str = "succeeded", **changes: Any
+) -> dict[str, Any]:
+    """A PaymentIntent for ``amount`` minor units of ``currency`` (Stripe's shape, from the
+    provider samples), its expanded charge and balance transaction consistent with it."""
+    code = currency.lower()
+    charged = status == "succeeded"
+    charge = dict(
+        sp.CHARGE,
+        amount=amount,
+        amount_captured=amount if charged else 0,
+        captured=charged,
+        currency=code,
+        paid=charged,
+        status="succeeded" if charged else "pending",
+        balance_transaction=dict(
+            sp.BALANCE_TRANSACTION, amount=amount, fee=59, net=amount - 59, currency=code,
+            exchange_rate=None,
+        ),
+    )  # fmt: skip
+    intent = sp.intent(
+        amount=amount,
+        amount_received=amount if charged else 0,
+        currency=code,
+        status=status,
+        latest_charge=charge if status in ("succeeded", "processing") else None,
+    )
+    intent.update(changes)
+    return intent
+
+
+def stripe_declined(amount: int, currency: str, decline_code: str) -> dict[str, Any]:
+    """The 402 body Stripe answers a declined confirmation with (the intent inside)."""
+    body = sp.card_error(decline_code)
+    body["error"]["payment_intent"].update(amount=amount, currency=currency.lower())
+    return body
+
+
+def paypal_order(
+    value: str, status: str = "COMPLETED", capture: str = "COMPLETED", **unit: Any
+) -> dict[str, Any]:
+    """An Orders v2 order for ``value`` USD with one capture in ``capture`` status (its
+    seller_receivable_breakdown as in PayPal's samples); ``unit`` adds purchase-unit fields
+    (``custom_id`` ...), and ``id`` names the order."""
+    breakdown = {
+        "gross_amount": {"currency_code": "USD", "value": value},
+        "paypal_fee": {"currency_code": "USD", "value": "0.59"},
+        "net_amount": {"currency_code": "USD", "value": str(Decimal(value) - Decimal("0.59"))},
+    }
+    captured = dict(
+        pp.CAPTURED["purchase_units"][0]["payments"]["captures"][0],
+        status=capture,
+        amount={"currency_code": "USD", "value": value},
+        seller_receivable_breakdown=breakdown,
+    )
+    order = pp.order(status, payments={"captures": [captured]}, value=value)
+    order["id"] = unit.pop("id", order["id"])
+    order["purchase_units"][0].update(unit)
+    return order
+
+
 def paypal_delivery(event: dict[str, Any], at: datetime) -> tuple[bytes, dict[str, str]]:
     """A PayPal webhook delivery: the body and the five ``PAYPAL-*`` headers (PayPal signs
     with its certificates, so the gateway asks PayPal to verify; mock that call)."""
@@ -244,8 +308,11 @@ __all__ = [
     "invoice_in",
     "make_shop",
     "paypal_delivery",
+    "paypal_order",
     "pp",
     "sandbox_of",
     "sp",
+    "stripe_declined",
+    "stripe_intent",
     "stripe_signed",
 ]

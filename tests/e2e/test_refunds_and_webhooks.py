@@ -4,6 +4,7 @@ streams that change nothing twice; card data refused everywhere it could enter."
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
 
@@ -12,6 +13,7 @@ from lms_billing.domain.payment_records import Payment
 from lms_billing.domain.payments import PaymentStatus, RefundStatus
 from lms_billing.errors import (
     CardDataRejectedError,
+    ConflictError,
     IdempotencyKeyMismatchError,
     InvalidAmountError,
     WebhookSignatureError,
@@ -212,3 +214,29 @@ def test_a_refund_failing_after_it_succeeded_gives_the_amount_back(shop: Shop) -
     )
     assert again.status is RefundStatus.SUCCEEDED and again.credit_note_id == refund.credit_note_id
     assert len(shop.billing.invoices.list_credit_notes(invoice_id=payment.invoice_id)) == 1
+
+
+def test_concurrent_refunds_never_return_more_than_was_paid(shop: Shop) -> None:
+    payment = paid_course(shop)
+    barrier = threading.Barrier(3)
+    outcomes: list[str] = []
+
+    def refund(index: int) -> None:
+        barrier.wait()
+        try:
+            done = shop.billing.payments.refund(payment.id, 3000, idempotency_key=f"race-{index}")
+            outcomes.append(done.status.value)
+        except (InvalidAmountError, ConflictError) as exc:
+            outcomes.append(exc.code)
+
+    threads = [threading.Thread(target=refund, args=(i,)) for i in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert outcomes.count("succeeded") == 1, outcomes
+    at_gateway = sandbox_of(shop).retrieve_payment(payment.gateway_payment_id or "")
+    assert at_gateway.amount_refunded == 3000
+    assert shop.billing.payments.get(payment.id).refundable_amount == 1900
+    notes = shop.billing.invoices.list_credit_notes(invoice_id=payment.invoice_id)
+    assert [n.refund_amount for n in notes] == [3000]

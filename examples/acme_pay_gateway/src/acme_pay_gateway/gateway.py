@@ -9,7 +9,10 @@ with ``insufficient_funds``. Everything else shows the contract every gateway fo
 * forward idempotency keys; a replay returns the first result;
 * a decline is *returned* (``status=failed`` + ``decline_code``), provider failures are
   *raised* as ``lms_billing.errors.ProviderError`` subclasses;
-* ``parse_webhook`` verifies the signature before trusting anything.
+* echo the request's ``metadata`` (lms-billing's ``lms_payment_id`` ...) on the payment and
+  in webhook events, so a webhook finds its payment even when an answer was lost;
+* ``parse_webhook`` verifies the signature before trusting anything, against the injected
+  clock (the service's: a test clock in tests).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import json
 import uuid
 from datetime import UTC, datetime
 
+from lms_billing.clock import Clock, SystemClock
 from lms_billing.domain.customers import CustomerProfile
 from lms_billing.domain.payments import (
     CaptureMethod,
@@ -48,8 +52,9 @@ class AcmePayGateway:
 
     name = "acme_pay"
 
-    def __init__(self, webhook_secret: str) -> None:
+    def __init__(self, webhook_secret: str, clock: Clock | None = None) -> None:
         self._webhook_secret = webhook_secret
+        self._clock = clock or SystemClock()
         self._payments: dict[str, PaymentResult] = {}
         self._replays: dict[str, object] = {}
 
@@ -146,6 +151,10 @@ class AcmePayGateway:
             ) from None
 
     def refund(self, request: RefundRequest) -> RefundResult:
+        if request.idempotency_key in self._replays:
+            replay = self._replays[request.idempotency_key]
+            assert isinstance(replay, RefundResult)
+            return replay
         payment = self.retrieve_payment(request.payment_id)
         amount = payment.refundable_amount if request.amount is None else request.amount
         if amount <= 0 or amount > payment.refundable_amount:
@@ -153,14 +162,17 @@ class AcmePayGateway:
         self._payments[payment.id] = payment.model_copy(
             update={"amount_refunded": payment.amount_refunded + amount}
         )
-        return RefundResult(
+        refund = RefundResult(
             id=_id("acme_re"),
             gateway=self.name,
             payment_id=payment.id,
             amount=amount,
             currency=payment.currency,
             status=RefundStatus.SUCCEEDED,
+            metadata=request.metadata,
         )
+        self._replays[request.idempotency_key] = refund
+        return refund
 
     def parse_webhook(self, payload: bytes, headers: dict[str, str]) -> WebhookEvent:
         lowered = {k.lower(): v for k, v in headers.items()}
@@ -168,7 +180,7 @@ class AcmePayGateway:
             payload,
             lowered.get(SIGNATURE_HEADER.lower()),
             self._webhook_secret,
-            now=datetime.now(UTC),
+            now=self._clock.now(),
         )
         event = json.loads(payload)
         kind = {"payment.paid": WebhookEventType.PAYMENT_SUCCEEDED}.get(
@@ -181,5 +193,6 @@ class AcmePayGateway:
             provider_type=event["type"],
             created=datetime.fromtimestamp(event["created"], tz=UTC),
             payment_id=event.get("payment_id"),
+            metadata={str(k): str(v) for k, v in (event.get("metadata") or {}).items()},
             raw=event,
         )

@@ -153,3 +153,28 @@ def test_a_profile_change_reaches_the_linked_provider_customers(
     sandbox_link = payments.gateway_customer_id(shop.customer.id, "sandbox")
     synced = sandbox_of(shop).retrieve_customer(sandbox_link)
     assert (synced.email, synced.name) == ("ada@lovelace.example", "Ada King")
+
+
+def test_a_provider_failing_the_profile_copy_does_not_undo_the_update(
+    shop: Shop, mock: responses.RequestsMock, caplog: pytest.LogCaptureFixture
+) -> None:
+    mock.post(f"{STRIPE}/v1/customers", json=sp.CUSTOMER)
+    shop.billing.payments.gateway_customer_id(shop.customer.id, "stripe")
+    mock.post(
+        f"{STRIPE}/v1/customers/{sp.CUSTOMER['id']}",
+        status=503,
+        json={"error": {"type": "api_error", "message": "Service unavailable."}},
+    )
+    with caplog.at_level("WARNING", logger="lms_billing.payments"):
+        updated = shop.billing.customers.update(
+            shop.customer.id, {"email": "ada@lovelace.example"}, idempotency_key="rename"
+        )
+    assert updated.email == "ada@lovelace.example"
+    assert shop.billing.customers.get(shop.customer.id).email == "ada@lovelace.example"
+    assert "Could not copy customer" in caplog.text
+    # Retrying by hand once Stripe is back.
+    mock.replace(responses.POST, f"{STRIPE}/v1/customers/{sp.CUSTOMER['id']}", json=sp.CUSTOMER)
+    [synced] = shop.billing.payments.sync_gateway_customers(
+        shop.customer.id, idempotency_key="retry-1"
+    )
+    assert synced.id == sp.CUSTOMER["id"]

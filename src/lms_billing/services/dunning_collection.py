@@ -31,7 +31,6 @@ its own: one that cannot be handled is reported in ``errors`` and the pass goes 
 
 from __future__ import annotations
 
-import threading
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -44,51 +43,20 @@ from lms_billing.domain.invoices import Invoice, InvoiceStatus
 from lms_billing.domain.payment_records import DunningState, DunningStatus, Payment
 from lms_billing.domain.payments import PaymentStatus
 from lms_billing.domain.subscriptions import (
-    Subscription,
     SubscriptionStatus,
     activate,
     can_transition,
     transition,
 )
 from lms_billing.errors import BillingError, ConflictError, PaymentBlockedError, ProviderError
+from lms_billing.services._payment_collector import GatewayCollector
 from lms_billing.services._payment_support import event, publish
-from lms_billing.services.collection import CollectionOutcome, CollectionResult
 from lms_billing.storage.base import MAX_LIST_LIMIT, UnitOfWork
 
 if TYPE_CHECKING:
     from lms_billing.services.payments import PaymentService
 
 DUNNING_ACTOR = "system:dunning"
-
-
-class GatewayCollector:
-    """The billing run's collector for gateway payments: charges nothing inside the batch.
-
-    ``collect`` leaves the invoice ``open`` (``pending``) and remembers its id;
-    :func:`collect_due` charges remembered invoices first, then finds any others (after a
-    restart) among open subscription invoices. Install it with
-    ``billing.subscriptions.collector = GatewayCollector()``.
-    """
-
-    def __init__(self, max_queued: int = 10_000) -> None:
-        self._lock = threading.Lock()
-        self._queued: list[str] = []
-        # Bounded: ids beyond it are still found by collect_due's scan of open invoices.
-        self._max_queued = max_queued
-
-    def collect(
-        self, invoice: Invoice, subscription: Subscription, now: datetime
-    ) -> CollectionResult:
-        with self._lock:
-            if len(self._queued) < self._max_queued:
-                self._queued.append(invoice.id)
-        return CollectionResult(invoice, CollectionOutcome.PENDING)
-
-    def drain(self) -> list[str]:
-        """The invoice ids noted since the last call (and forget them)."""
-        with self._lock:
-            queued, self._queued = self._queued, []
-        return queued
 
 
 class CollectionRunResult(BaseModel):

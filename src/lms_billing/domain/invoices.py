@@ -78,7 +78,8 @@ from lms_billing.ports import TaxEngine
 # --- editing drafts ----------------------------------------------------------------------
 
 
-def _require_draft(invoice: Invoice) -> None:
+def require_draft(invoice: Invoice) -> None:
+    """Refuse to edit ``invoice`` unless it is a draft."""
     if invoice.status is not InvoiceStatus.DRAFT:
         raise InvoiceNotEditableError(
             f"Invoice {invoice.id} is {invoice.status.value}; only drafts can be edited.",
@@ -140,7 +141,7 @@ def add_line(invoice: Invoice, line: InvoiceLine, *, currency: str | None = None
     :raises CurrencyMismatchError: ``currency`` is not the invoice's currency.
     :raises ValidationError: a line with the same id exists.
     """
-    _require_draft(invoice)
+    require_draft(invoice)
     if currency is not None:
         ensure_same_currency(invoice, currency)
     if any(existing.id == line.id for existing in invoice.lines):
@@ -151,7 +152,7 @@ def add_line(invoice: Invoice, line: InvoiceLine, *, currency: str | None = None
 
 def remove_line(invoice: Invoice, line_id: str) -> Invoice:
     """A draft without line ``line_id``; :class:`NotFoundError` if it has no such line."""
-    _require_draft(invoice)
+    require_draft(invoice)
     invoice.line(line_id)
     return _rebuild(invoice, [ln for ln in invoice.lines if ln.id != line_id], invoice.coupons)
 
@@ -165,7 +166,7 @@ def apply_coupons(
     first step; this only allocates. :raises CouponCurrencyMismatchError,
     CouponNotStackableError, InvoiceNotEditableError:
     """
-    _require_draft(invoice)
+    require_draft(invoice)
     target = invoice if order is None else invoice.model_copy(update={"discount_order": order})
     return _rebuild(target, invoice.lines, coupons)
 
@@ -196,7 +197,7 @@ def remove_coupon(
 
     :raises InvoiceNotEditableError: the invoice is not a draft.
     """
-    _require_draft(invoice)
+    require_draft(invoice)
     if not any(c.id == coupon_id for c in invoice.coupons):
         return invoice
     kept = [c for c in invoice.coupons if c.id != coupon_id]
@@ -228,7 +229,7 @@ def drop_inapplicable_coupons(
     subscription's discounts were checked when the subscription redeemed them). Returns the
     draft and what was removed (``()`` and the same draft when everything still applies).
     """
-    _require_draft(invoice)
+    require_draft(invoice)
     order = order_summary(invoice)
     known = codes or {}
     removed: list[RemovedCoupon] = []
@@ -307,7 +308,7 @@ def compute_tax(invoice: Invoice, engine: TaxEngine, request_context: TaxContext
     :raises InvoiceNotEditableError: the invoice is not a draft.
     :raises PluginError: the engine declines the request or answers about unknown lines.
     """
-    _require_draft(invoice)
+    require_draft(invoice)
     request = tax_request(invoice, request_context)
     if not engine.handles(request):
         raise PluginError(f"Tax engine {engine.name!r} does not handle this invoice.")
@@ -508,6 +509,7 @@ __all__ = [
     "order_summary",
     "remove_coupon",
     "remove_line",
+    "require_draft",
     "tax_request",
     "void",
 ]

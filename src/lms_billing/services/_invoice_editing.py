@@ -21,12 +21,12 @@ from pydantic import BaseModel
 from lms_billing.domain.coupons import PromotionCode, normalize_code
 from lms_billing.domain.invoices import (
     Invoice,
-    InvoiceStatus,
     RemovedCoupon,
     drop_inapplicable_coupons,
     remove_coupon,
+    require_draft,
 )
-from lms_billing.errors import InvoiceNotEditableError, NotFoundError
+from lms_billing.errors import NotFoundError
 from lms_billing.services._context import PendingEvents, ServiceContext, mutate
 from lms_billing.services._invoicing_support import redeem_coupon
 from lms_billing.services.invoice_queries import InvoiceQueries
@@ -36,15 +36,6 @@ Change = Callable[[UnitOfWork, Invoice], Invoice]
 M = TypeVar("M", bound=BaseModel)
 
 COUPON_REMOVED = "invoice.coupon_removed"
-
-
-def require_draft(invoice: Invoice) -> None:
-    if invoice.status is not InvoiceStatus.DRAFT:
-        raise InvoiceNotEditableError(
-            f"Invoice {invoice.id} is {invoice.status.value}; only drafts can be edited.",
-            invoice=invoice.id,
-            status=invoice.status.value,
-        )
 
 
 def recheck_coupons(

@@ -1,8 +1,10 @@
 """Helpers for :mod:`lms_billing.services.invoicing`: tax engines, lines from prices,
-document numbers and rendering. Private: the service is the public surface."""
+document numbers, the balance ledger, credit notes and rendering. Private: the service is
+the public surface."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -17,6 +19,7 @@ from lms_billing.domain.coupons import (
     PromotionCode,
     check_redeemable,
 )
+from lms_billing.domain.credit_notes import CreditNote, CreditNoteRequest, credit_invoice
 from lms_billing.domain.customer_balance import BalanceTransactionType, CustomerBalanceTransaction
 from lms_billing.domain.customers import Customer
 from lms_billing.domain.invoices import (
@@ -44,6 +47,7 @@ from lms_billing.errors import (
 from lms_billing.ids import new_id
 from lms_billing.ports import TaxEngine
 from lms_billing.rendering.context import SellerDetails
+from lms_billing.services._context import PendingEvents
 from lms_billing.settings import BillingSettings
 from lms_billing.storage.base import UnitOfWork
 from lms_billing.tax.chain import chain_by_name
@@ -188,6 +192,29 @@ def redeem_coupon(
     return apply_coupons(invoice, (*invoice.coupons, coupon))
 
 
+def balance_transaction(
+    invoice: Invoice,
+    amount: int,
+    kind: str,
+    now: datetime,
+    credit_note_id: str | None = None,
+    *,
+    description: str | None = None,
+) -> CustomerBalanceTransaction:
+    """A signed transaction on the invoice customer's credit ledger, in its currency."""
+    return CustomerBalanceTransaction(
+        id=new_id("cbtxn"),
+        customer_id=invoice.customer_id,
+        currency=invoice.currency,
+        amount=amount,
+        type=BalanceTransactionType(kind),
+        invoice_id=invoice.id,
+        credit_note_id=credit_note_id,
+        description=description,
+        created_at=now,
+    )
+
+
 def record_balance(
     uow: UnitOfWork,
     invoice: Invoice,
@@ -195,20 +222,49 @@ def record_balance(
     kind: str,
     now: datetime,
     credit_note_id: str | None = None,
+    *,
+    description: str | None = None,
 ) -> None:
     """Add a signed transaction to the invoice customer's credit ledger."""
     uow.customer_balance.add(
-        CustomerBalanceTransaction(
-            id=new_id("cbtxn"),
-            customer_id=invoice.customer_id,
-            currency=invoice.currency,
-            amount=amount,
-            type=BalanceTransactionType(kind),
-            invoice_id=invoice.id,
-            credit_note_id=credit_note_id,
-            created_at=now,
-        )
+        balance_transaction(invoice, amount, kind, now, credit_note_id, description=description)
     )
+
+
+def store_credit_note(
+    uow: UnitOfWork,
+    settings: BillingSettings,
+    invoice: Invoice,
+    request: CreditNoteRequest,
+    *,
+    credit_note_id: str,
+    previous: Sequence[CreditNote],
+    now: datetime,
+    events: PendingEvents,
+) -> CreditNote:
+    """Number and store the credit note ``request`` makes on ``invoice``: the invoice
+    updated, the note's credit on the customer's balance, ``credit_note.created`` and
+    ``invoice.paid`` (the note settled it) or ``invoice.updated`` recorded.
+
+    The number is drawn first: callers dry-run the request before, so bad requests fail
+    without locking the counter row.
+    """
+    number = next_number(uow, settings.credit_note_numbering, now)
+    note, updated = credit_invoice(
+        invoice, request, credit_note_id=credit_note_id, number=number, now=now, previous=previous
+    )
+    uow.credit_notes.add(note)
+    uow.invoices.update(updated)
+    if note.credit_amount:
+        record_balance(uow, updated, note.credit_amount, "credit_note", now, note.id)
+    events.record("credit_note.created", note, customer_id=note.customer_id)
+    paid_now = updated.status is not invoice.status
+    events.record(
+        "invoice.paid" if paid_now else "invoice.updated",
+        updated,
+        customer_id=updated.customer_id,
+    )
+    return note
 
 
 def next_number(uow: UnitOfWork, series: NumberingSeries, now: datetime) -> str:
@@ -290,6 +346,7 @@ __all__ = [
     "InvoicePayment",
     "RenderFormat",
     "apply_tax",
+    "balance_transaction",
     "next_number",
     "price_line",
     "record_balance",
@@ -297,5 +354,6 @@ __all__ = [
     "redeem_for_customer",
     "seller_for_rendering",
     "snapshot_customer",
+    "store_credit_note",
     "tax_engine",
 ]

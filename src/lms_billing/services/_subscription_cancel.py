@@ -32,12 +32,7 @@ from lms_billing.domain.credit_notes import (
     CreditNoteReason,
     CreditNoteRequest,
     CreditNoteStatus,
-    credit_invoice,
     issue_credit_note,
-)
-from lms_billing.domain.customer_balance import (
-    BalanceTransactionType,
-    CustomerBalanceTransaction,
 )
 from lms_billing.domain.invoices import Invoice, InvoiceStatus
 from lms_billing.domain.payments import PaymentStatus, RefundReason, RefundStatus
@@ -46,7 +41,7 @@ from lms_billing.domain.subscriptions import Subscription
 from lms_billing.errors import CreditExceedsInvoiceError
 from lms_billing.ids import new_id
 from lms_billing.services._context import PendingEvents
-from lms_billing.services._invoicing_support import next_number, record_balance
+from lms_billing.services._invoicing_support import record_balance, store_credit_note
 from lms_billing.settings import BillingSettings
 from lms_billing.storage.base import MAX_LIST_LIMIT, Storage, UnitOfWork
 
@@ -213,36 +208,20 @@ def credit_unused_time(
                     invoice.amount_paid - paid_back,
                 )
                 request = request.model_copy(update={"refund_amount": max(0, refundable)})
-            number = next_number(uow, settings.credit_note_numbering, now)
-            note, updated = credit_invoice(
-                invoice, request, credit_note_id=note_id, number=number, now=now, previous=notes
-            )
-            uow.credit_notes.add(note)
-            uow.invoices.update(updated)
-            if note.credit_amount:
-                record_balance(uow, updated, note.credit_amount, "credit_note", now, note.id)
-            events.record("credit_note.created", note, customer_id=note.customer_id)
-            paid_now = updated.status is not invoice.status
-            events.record(
-                "invoice.paid" if paid_now else "invoice.updated",
-                updated,
-                customer_id=updated.customer_id,
+            note = store_credit_note(
+                uow,
+                settings,
+                invoice,
+                request,
+                credit_note_id=note_id,
+                previous=notes,
+                now=now,
+                events=events,
             )
             issued.append(note)
         if excess and invoice.status is InvoiceStatus.PAID:
             # Paid for, but more than this invoice can credit: the rest is customer credit.
-            uow.customer_balance.add(
-                CustomerBalanceTransaction(
-                    id=new_id("cbtxn"),
-                    customer_id=sub.customer_id,
-                    currency=sub.currency,
-                    amount=excess,
-                    type=BalanceTransactionType.ADJUSTMENT,
-                    invoice_id=invoice.id,
-                    description=memo,
-                    created_at=now,
-                )
-            )
+            record_balance(uow, invoice, excess, "adjustment", now, description=memo)
     return issued
 
 

@@ -16,10 +16,7 @@ from lms_billing.domain.coupons import (
     OrderSummary,
     start_discount,
 )
-from lms_billing.domain.customer_balance import (
-    BalanceTransactionType,
-    CustomerBalanceTransaction,
-)
+from lms_billing.domain.customer_balance import CustomerBalanceTransaction
 from lms_billing.domain.customers import Customer
 from lms_billing.domain.invoices import (
     Invoice,
@@ -48,6 +45,7 @@ from lms_billing.ids import new_id
 from lms_billing.ports import TaxEngine
 from lms_billing.services._invoicing_support import (
     apply_tax,
+    balance_transaction,
     next_number,
     redeem_for_customer,
     snapshot_customer,
@@ -293,15 +291,7 @@ class InvoiceFinisher:
             key = (customer_id, invoice.currency)
             self._spent[key] = self._spent.get(key, 0) + invoice.applied_balance
             self.balance_transactions.append(
-                CustomerBalanceTransaction(
-                    id=new_id("cbtxn"),
-                    customer_id=customer_id,
-                    currency=invoice.currency,
-                    amount=-invoice.applied_balance,
-                    type=BalanceTransactionType.APPLIED_TO_INVOICE,
-                    invoice_id=invoice.id,
-                    created_at=now,
-                )
+                balance_transaction(invoice, -invoice.applied_balance, "applied_to_invoice", now)
             )
         if invoice.credited_to_balance:
             # A negative total (credits beyond the charges) is owed to the customer: it goes
@@ -309,15 +299,7 @@ class InvoiceFinisher:
             key = (customer_id, invoice.currency)
             self._spent[key] = self._spent.get(key, 0) - invoice.credited_to_balance
             self.balance_transactions.append(
-                CustomerBalanceTransaction(
-                    id=new_id("cbtxn"),
-                    customer_id=customer_id,
-                    currency=invoice.currency,
-                    amount=invoice.credited_to_balance,
-                    type=BalanceTransactionType.INVOICE_CREDIT,
-                    invoice_id=invoice.id,
-                    created_at=now,
-                )
+                balance_transaction(invoice, invoice.credited_to_balance, "invoice_credit", now)
             )
         if invoice.status is InvoiceStatus.PAID:
             return invoice, CollectionOutcome.PAID

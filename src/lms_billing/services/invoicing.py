@@ -21,7 +21,6 @@ from lms_billing.domain.credit_notes import (
     CreditNote,
     CreditNoteReason,
     CreditNoteRequest,
-    credit_invoice,
     issue_credit_note,
 )
 from lms_billing.domain.invoices import (
@@ -36,6 +35,7 @@ from lms_billing.domain.invoices import (
     mark_paid,
     mark_uncollectible,
     remove_line,
+    require_draft,
     void,
 )
 from lms_billing.domain.pricing import price_quote
@@ -53,7 +53,6 @@ from lms_billing.services._invoice_editing import (
     InvoiceEditing,
     recheck_coupons,
     record_removals,
-    require_draft,
 )
 from lms_billing.services._invoicing_support import (
     InvoicePayment,
@@ -62,6 +61,7 @@ from lms_billing.services._invoicing_support import (
     price_line,
     record_balance,
     snapshot_customer,
+    store_credit_note,
     tax_engine,
 )
 from lms_billing.services.fx import find_rate
@@ -465,22 +465,16 @@ class InvoiceService(InvoiceEditing):
             issue_credit_note(
                 invoice, wanted, credit_note_id=note_id, number="-", now=now, previous=previous
             )
-            number = next_number(uow, self._ctx.settings.credit_note_numbering, now)
-            note, updated = credit_invoice(
-                invoice, wanted, credit_note_id=note_id, number=number, now=now, previous=previous
+            return store_credit_note(
+                uow,
+                self._ctx.settings,
+                invoice,
+                wanted,
+                credit_note_id=note_id,
+                previous=previous,
+                now=now,
+                events=events,
             )
-            uow.credit_notes.add(note)
-            uow.invoices.update(updated)
-            if note.credit_amount:
-                record_balance(uow, updated, note.credit_amount, "credit_note", now, note.id)
-            events.record("credit_note.created", note, customer_id=note.customer_id)
-            paid_now = updated.status is not invoice.status
-            events.record(
-                "invoice.paid" if paid_now else "invoice.updated",
-                updated,
-                customer_id=updated.customer_id,
-            )
-            return note
 
         request = {"invoice_id": invoice_id, **wanted.model_dump(mode="json")}
         return self._run("credit_notes.create", idempotency_key, request, execute, CreditNote)

@@ -50,7 +50,7 @@ from lms_billing.providers.sandbox_core import (
 from lms_billing.providers.sandbox_setup import (
     AUTHENTICATION_URL,
     SandboxSetups,
-    fingerprint,
+    card_details,
 )
 
 _CANCELABLE = frozenset(
@@ -158,17 +158,7 @@ class SandboxGateway(SandboxSetups):
         if payment_method_id in self._state.methods:
             return self._method(payment_method_id).details
         card, source = self._card_for(payment_method_id)
-        return PaymentMethodDetails(
-            token=payment_method_id,
-            gateway=self.name,
-            type=card.type,
-            brand=card.brand,
-            last4=card.last4,
-            exp_month=card.exp_month,
-            exp_year=card.exp_year,
-            country=card.country,
-            fingerprint=fingerprint(source),
-        )
+        return card_details(card, source, token=payment_method_id, gateway=self.name)
 
     # --- payments --------------------------------------------------------------------------
 

@@ -34,22 +34,35 @@ def fingerprint(source: str) -> str:
     return hashlib.sha256(source.encode()).hexdigest()[:16]
 
 
+def card_details(
+    card: TestCard, source: str, *, token: str, gateway: str, customer_id: str | None = None
+) -> PaymentMethodDetails:
+    """What the sandbox says about magic card ``source`` saved (or looked up) as ``token``."""
+    return PaymentMethodDetails(
+        token=token,
+        gateway=gateway,
+        type=card.type,
+        brand=card.brand,
+        last4=card.last4,
+        exp_month=card.exp_month,
+        exp_year=card.exp_year,
+        country=card.country,
+        fingerprint=fingerprint(source),
+        customer_id=customer_id,
+    )
+
+
 class SandboxSetups(SandboxCore):
     """Saved methods and setups of the sandbox (the base of the sandbox gateway)."""
 
     def _save_method(self, gateway_customer_id: str, token: str) -> PaymentMethodDetails:
         """Attach a magic token to a customer as a new ``pm_sbx_...`` (emits a webhook)."""
         card, source = self._card_for(token)
-        details = PaymentMethodDetails(
+        details = card_details(
+            card,
+            source,
             token=new_id("pm_sbx"),
             gateway=self.name,
-            type=card.type,
-            brand=card.brand,
-            last4=card.last4,
-            exp_month=card.exp_month,
-            exp_year=card.exp_year,
-            country=card.country,
-            fingerprint=fingerprint(source),
             customer_id=gateway_customer_id,
         )
         self._state.methods[details.token] = _Method(details, card)
@@ -156,4 +169,4 @@ class SandboxSetups(SandboxCore):
         return found
 
 
-__all__ = ["AUTHENTICATION_URL", "SandboxSetups", "fingerprint"]
+__all__ = ["AUTHENTICATION_URL", "SandboxSetups", "card_details", "fingerprint"]

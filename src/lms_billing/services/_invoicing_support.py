@@ -26,12 +26,12 @@ from lms_billing.domain.invoices import (
     Invoice,
     InvoiceLine,
     InvoiceLineKind,
-    InvoiceStatus,
     Period,
     TaxContext,
     apply_coupons,
     compute_tax,
     order_summary,
+    require_draft,
 )
 from lms_billing.domain.numbering import NumberingSeries, format_number, period_key
 from lms_billing.domain.pricing import Quote
@@ -41,7 +41,6 @@ from lms_billing.domain.tax import LocationEvidence, TaxCustomer
 from lms_billing.errors import (
     ConfigurationError,
     CouponAlreadyAppliedError,
-    InvoiceNotEditableError,
     ValidationError,
 )
 from lms_billing.ids import new_id
@@ -168,12 +167,9 @@ def redeem_coupon(
     the database), all inside the caller's transaction.
 
     :raises CouponAlreadyAppliedError: the coupon is already on the draft.
+    :raises InvoiceNotEditableError: the invoice is not a draft.
     """
-    if invoice.status is not InvoiceStatus.DRAFT:
-        raise InvoiceNotEditableError(
-            f"Invoice {invoice.id} is {invoice.status.value}; only drafts can be edited.",
-            invoice=invoice.id,
-        )
+    require_draft(invoice)
     if any(applied.id == coupon_id for applied in invoice.coupons):
         raise CouponAlreadyAppliedError(
             f"Coupon {coupon_id} is already applied to invoice {invoice.id}.",

@@ -140,11 +140,20 @@ def not_registered(
     )
 
 
-def reverse_charge_without_id(jurisdiction: str, id_types: Iterable[str]) -> str:
-    """The review reason for ``tax_exempt="reverse"`` on a customer without a tax id."""
+def reverse_charge_without_id(
+    jurisdiction: str,
+    id_types: Iterable[str] = (),
+    *,
+    id_name: str = "tax id",
+    tax_name: str = "tax",
+) -> str:
+    """The review reason for ``tax_exempt="reverse"`` on a customer without a tax id
+    (``id_types``, when given, name the ids that would do)."""
+    types = ", ".join(id_types)
+    wanted = f"{id_name} ({types})" if types else id_name
     return (
         f"reverse_charge_without_vat_id: {jurisdiction} (tax_exempt='reverse' needs the buyer's "
-        f"tax id ({', '.join(id_types)}); add it, or clear the flag to charge tax)"
+        f"{wanted}; add it, or clear the flag to charge {tax_name})"
     )
 
 

@@ -38,6 +38,7 @@ from lms_billing.tax._common import (
     ZERO,
     find_tax_id,
     finish,
+    reverse_charge_without_id,
     review,
     self_accounts,
     uniform,
@@ -161,15 +162,10 @@ class EuVatEngine:
             if self_accounts(customer):
                 # Art. 196 needs a buyer identified for VAT in another member state: a flag
                 # on the customer is not evidence of that.
-                return (
-                    False,
-                    (
-                        f"reverse_charge_without_vat_id: {customer.country} (tax_exempt="
-                        "'reverse' needs the buyer's EU VAT id; add it, or clear the flag to "
-                        "charge VAT)",
-                    ),
-                    (),
+                reason = reverse_charge_without_id(
+                    customer.country, id_name="EU VAT id", tax_name="VAT"
                 )
+                return False, (reason,), ()
             return False, (), ()
         vat_id = parse_eu_vat_id(tax_id.value)  # raises InvalidTaxIdError when malformed
         if vat_id.country != customer.country:

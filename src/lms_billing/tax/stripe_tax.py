@@ -28,7 +28,12 @@ from lms_billing.errors import (
     ProviderInvalidRequestError,
     ProviderUnavailableError,
 )
-from lms_billing.tax._common import REVERSE_CHARGE_NOTE, find_tax_id, review
+from lms_billing.tax._common import (
+    REVERSE_CHARGE_NOTE,
+    find_tax_id,
+    reverse_charge_without_id,
+    review,
+)
 from lms_billing.tax.evidence import assess_location
 
 # Stripe's taxability reasons that mean the same as our own reason codes.
@@ -122,10 +127,7 @@ class StripeTaxEngine:
         """Rules lms-billing keeps even when Stripe computes: reasons to review, or ``()``."""
         customer = request.customer
         if customer.tax_exempt == TaxExempt.REVERSE and not customer.tax_ids:
-            return (
-                f"reverse_charge_without_vat_id: {customer.country} (tax_exempt='reverse' "
-                "needs the buyer's tax id; add it, or clear the flag to charge tax)",
-            )
+            return (reverse_charge_without_id(customer.country),)
         eu_consumer = (
             customer.country in EU_MEMBER_STATES and find_tax_id(customer, ("eu_vat",)) is None
         )

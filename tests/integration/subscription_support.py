@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from lms_billing import Billing
@@ -120,6 +122,29 @@ def make_shop(
         idempotency_key="shop:seats",
     )
     return Shop(billing, clock, service, customer, basic, pro, yearly, seats, log)
+
+
+def shop_on(backend: str, tmp_path: Path, **options: Any) -> Iterator[Shop]:
+    """A ``shop`` fixture's body: a :func:`make_shop` on ``"memory"`` or a SQLite file in
+    ``tmp_path`` (``"sqlite"``), closed after the test::
+
+        @pytest.fixture(params=["memory", "sqlite"])
+        def shop(request, tmp_path):
+            yield from shop_on(request.param, tmp_path, start=MARCH_1)
+    """
+    url = "memory://" if backend == "memory" else f"sqlite:///{tmp_path / 'shop.db'}"
+    built = make_shop(url, **options)
+    yield built
+    built.billing.close()
+
+
+class DecliningCollector:
+    """Every collection attempt fails (a declined renewal)."""
+
+    def collect(
+        self, invoice: Invoice, subscription: Subscription, now: datetime
+    ) -> CollectionResult:
+        return CollectionResult(invoice, CollectionOutcome.FAILED)
 
 
 class RecordingCollector:

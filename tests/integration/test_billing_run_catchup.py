@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from subscription_support import Shop, make_shop
+from subscription_support import Shop, shop_on
 
 from lms_billing.domain.invoices import InvoiceStatus
 from lms_billing.domain.subscription_records import SubscriptionRecord
@@ -21,10 +21,7 @@ MARCH_1 = datetime(2026, 3, 1, tzinfo=UTC)
 
 @pytest.fixture(params=["memory", "sqlite"])
 def shop(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Shop]:
-    url = "memory://" if request.param == "memory" else f"sqlite:///{tmp_path / 'late.db'}"
-    built = make_shop(url, start=MARCH_1)
-    yield built
-    built.billing.close()
+    yield from shop_on(request.param, tmp_path, start=MARCH_1)
 
 
 def _statuses(shop: Shop, subscription_id: str) -> list[tuple[str, InvoiceStatus]]:

@@ -10,18 +10,18 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from subscription_support import Shop, make_shop
+from subscription_support import DecliningCollector, Shop, shop_on
 
 from lms_billing import Billing, TestClock
 from lms_billing.domain.customer_balance import (
     BalanceTransactionType,
     CustomerBalanceTransaction,
 )
-from lms_billing.domain.invoices import Invoice, InvoiceStatus
-from lms_billing.domain.subscriptions import Subscription, SubscriptionStatus
+from lms_billing.domain.invoices import InvoiceStatus
+from lms_billing.domain.subscriptions import SubscriptionStatus
 from lms_billing.domain.tax import SellerTaxProfile, TaxLine, TaxRequest, TaxResult
 from lms_billing.hookspecs import hookimpl
-from lms_billing.services.collection import CollectionOutcome, CollectionResult, OutOfBandCollector
+from lms_billing.services.collection import OutOfBandCollector
 from lms_billing.settings import BillingSettings, SellerDetails
 
 JAN_31 = datetime(2026, 1, 31, 9, 0, tzinfo=UTC)
@@ -29,10 +29,7 @@ JAN_31 = datetime(2026, 1, 31, 9, 0, tzinfo=UTC)
 
 @pytest.fixture(params=["memory", "sqlite"])
 def shop(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Shop]:
-    url = "memory://" if request.param == "memory" else f"sqlite:///{tmp_path / 'clock.db'}"
-    built = make_shop(url, start=JAN_31)
-    yield built
-    built.billing.close()
+    yield from shop_on(request.param, tmp_path, start=JAN_31)
 
 
 def _at(month: int, day: int, year: int = 2026) -> datetime:
@@ -221,18 +218,11 @@ def test_repeating_coupon_discounts_three_months_then_stops(shop: Shop) -> None:
     assert totals == [750, 750, 750, 1000, 1000]
 
 
-class _Declines:
-    def collect(
-        self, invoice: Invoice, subscription: Subscription, now: datetime
-    ) -> CollectionResult:
-        return CollectionResult(invoice, CollectionOutcome.FAILED)
-
-
 def test_a_failed_renewal_payment_makes_the_subscription_past_due(shop: Shop) -> None:
     sub = shop.subscriptions.create(
         shop.customer.id, [{"price_id": shop.basic.id}], idempotency_key="c"
     )
-    shop.subscriptions.collector = _Declines()
+    shop.subscriptions.collector = DecliningCollector()
     _advance_and_run(shop, _at(2, 28))
     past_due = shop.subscriptions.get(sub.id)
     assert past_due.status is SubscriptionStatus.PAST_DUE

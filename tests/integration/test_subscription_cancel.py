@@ -9,14 +9,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from subscription_support import EventLog, Shop, make_shop
+from subscription_support import DecliningCollector, EventLog, Shop, shop_on
 
 from lms_billing import Billing, TestClock
-from lms_billing.domain.invoices import Invoice, InvoiceStatus
+from lms_billing.domain.invoices import InvoiceStatus
 from lms_billing.domain.payments import PaymentStatus, RefundStatus
 from lms_billing.domain.subscriptions import Subscription, SubscriptionStatus
 from lms_billing.errors import InvalidSubscriptionError
-from lms_billing.services.collection import CollectionOutcome, CollectionResult
 from lms_billing.storage.base import MAX_LIST_LIMIT
 
 MARCH_1 = datetime(2026, 3, 1, tzinfo=UTC)  # periods: Mar 1 - Apr 1 (31 days), then 30 days
@@ -26,10 +25,7 @@ MARCH_20 = datetime(2026, 3, 20, tzinfo=UTC)
 
 @pytest.fixture(params=["memory", "sqlite"])
 def shop(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Shop]:
-    url = "memory://" if request.param == "memory" else f"sqlite:///{tmp_path / 'cancel.db'}"
-    built = make_shop(url, start=MARCH_1)
-    yield built
-    built.billing.close()
+    yield from shop_on(request.param, tmp_path, start=MARCH_1)
 
 
 def _balance(shop: Shop) -> int:
@@ -106,18 +102,11 @@ def test_without_prorate_pending_prorations_are_invoiced_as_they_are(shop: Shop)
     assert shop.subscriptions.cancellation_credit_notes(sub.id) == []
 
 
-class _Declines:
-    def collect(
-        self, invoice: Invoice, subscription: Subscription, now: datetime
-    ) -> CollectionResult:
-        return CollectionResult(invoice, CollectionOutcome.FAILED)
-
-
 def test_an_unpaid_period_is_never_credited_its_invoice_is_reduced(shop: Shop) -> None:
     sub = shop.subscriptions.create(
         shop.customer.id, [{"price_id": shop.pro.id}], idempotency_key="c"
     )
-    shop.subscriptions.collector = _Declines()
+    shop.subscriptions.collector = DecliningCollector()
     shop.clock.set(datetime(2026, 4, 1, tzinfo=UTC))
     shop.subscriptions.run_billing()
     assert shop.subscriptions.get(sub.id).status is SubscriptionStatus.PAST_DUE

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from subscription_support import Shop, make_shop
+from subscription_support import Shop, shop_on
 
 from lms_billing.domain.subscriptions import status_changes
 from lms_billing.errors import IdempotencyKeyMismatchError
@@ -19,10 +19,7 @@ ADMIN = "admin:support-7"
 
 @pytest.fixture(params=["memory", "sqlite"])
 def shop(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Shop]:
-    url = "memory://" if request.param == "memory" else f"sqlite:///{tmp_path / 'history.db'}"
-    built = make_shop(url, start=MARCH_1)
-    yield built
-    built.billing.close()
+    yield from shop_on(request.param, tmp_path, start=MARCH_1)
 
 
 def _entries(shop: Shop, subscription_id: str) -> list[tuple[str, str, datetime]]:

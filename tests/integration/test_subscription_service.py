@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from subscription_support import Shop, make_shop
+from subscription_support import Shop, shop_on
 
 from lms_billing.domain.invoices import InvoiceStatus
 from lms_billing.domain.subscriptions import SubscriptionStatus
@@ -22,10 +22,7 @@ from lms_billing.services.collection import NoopCollector
 
 @pytest.fixture(params=["memory", "sqlite"])
 def shop(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Shop]:
-    url = "memory://" if request.param == "memory" else f"sqlite:///{tmp_path / 'subs.db'}"
-    built = make_shop(url)
-    yield built
-    built.billing.close()
+    yield from shop_on(request.param, tmp_path)
 
 
 def test_create_invoices_the_first_period_and_activates_when_paid(shop: Shop) -> None:

@@ -191,6 +191,32 @@ def test_stripe_refund_issues_a_credit_note(shop: Shop, mock: responses.Requests
     assert refund_call.call_count == 1
 
 
+def test_stripe_pending_refund_settled_by_webhook_is_announced_once(
+    shop: Shop, mock: responses.RequestsMock
+) -> None:
+    # Bank-debit and some card refunds start `pending`; Stripe reports the outcome later with
+    # `refund.updated`. The outcome is recorded and announced exactly once, like a direct one.
+    invoice = invoice_in(shop, "EUR", 2000)
+    mock.post(f"{STRIPE}/v1/payment_intents", json=sp.PAYMENT_INTENT_SUCCEEDED)
+    mock.get(INTENT_URL, json=sp.PAYMENT_INTENT_SUCCEEDED)
+    payment = shop.billing.payments.pay_invoice(
+        invoice.id, gateway="stripe", payment_method=sp.PAYMENT_METHOD["id"], idempotency_key="b"
+    )
+    mock.post(f"{STRIPE}/v1/refunds", json=dict(sp.REFUND, status="pending"))
+    refund = shop.billing.payments.refund(payment.id, 500, idempotency_key="rf-1")
+    assert refund.status is RefundStatus.PENDING
+    assert shop.log.count("refund.succeeded") == 0
+
+    settled = sp.event("refund.updated", dict(sp.REFUND, status="succeeded"), "evt_rf_1")
+    delivery = stripe_signed(settled, shop.clock.now())
+    outcome = shop.billing.payments.handle_webhook("stripe", *delivery)
+    assert (outcome.action, outcome.payment_id) == ("refund_updated", payment.id)
+    assert shop.billing.payments.get_refund(refund.id).status is RefundStatus.SUCCEEDED
+    assert shop.log.count("refund.succeeded") == 1
+    assert shop.billing.payments.handle_webhook("stripe", *delivery).duplicate
+    assert shop.log.count("refund.succeeded") == 1
+
+
 # --- PayPal --------------------------------------------------------------------------------
 
 

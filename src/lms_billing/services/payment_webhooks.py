@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
-from lms_billing.domain.payment_records import Payment, WebhookInboxEntry
+from lms_billing.domain.payment_records import Payment, Refund, WebhookInboxEntry
 from lms_billing.domain.payment_rules import status_supersedes
 from lms_billing.domain.payments import (
     WEBHOOK_PAYMENT_STATUS,
@@ -199,23 +199,28 @@ def _refund_event(
         if refund.status in (RefundStatus.FAILED, RefundStatus.CANCELED):
             return "stale", refund.payment_id
         service._release(refund, "refund failed at the gateway")
-        failed = service.get_refund(refund.id)
-        publish(
-            service._ctx,
-            [
-                billing_event(
-                    "refund.failed",
-                    service._ctx.clock.now(),
-                    failed.customer_id,
-                    object=failed.model_dump(mode="json"),
-                )
-            ],
-        )
+        _announce(service, "refund.failed", service.get_refund(refund.id))
         return "refund_updated", refund.payment_id
     if refund.status is not RefundStatus.PENDING:  # a late success after the outcome
         return "stale", refund.payment_id
-    service._update_refund(refund.id, status=RefundStatus.SUCCEEDED)
+    succeeded = service._update_refund(refund.id, status=RefundStatus.SUCCEEDED)
+    _announce(service, "refund.succeeded", succeeded)
     return "refund_updated", refund.payment_id
+
+
+def _announce(service: PaymentService, kind: str, refund: Refund) -> None:
+    # The same events the direct refund path publishes, so listeners see every outcome once.
+    publish(
+        service._ctx,
+        [
+            billing_event(
+                kind,
+                service._ctx.clock.now(),
+                refund.customer_id,
+                object=refund.model_dump(mode="json"),
+            )
+        ],
+    )
 
 
 __all__ = ["WebhookOutcome", "handle_webhook"]

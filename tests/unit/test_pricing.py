@@ -17,6 +17,7 @@ from lms_billing.errors import (
     CurrencyMismatchError,
     FxRateUnavailableError,
     InvalidQuantityError,
+    InvalidRoundingModeError,
     UnknownCurrencyError,
     ValidationError,
 )
@@ -234,6 +235,13 @@ def test_fx_rounding_mode_is_the_callers() -> None:
     assert price_quote(price, 1, "GBP", fx_rate=rate).subtotal == 1
     down = price_quote(price, 1, "GBP", fx_rate=rate, rounding=RoundingMode.HALF_EVEN)
     assert down.subtotal == 0
+    assert price_quote(price, 1, "GBP", fx_rate=rate, rounding="half_even").subtotal == 0
+
+
+def test_unknown_rounding_mode_is_refused_even_without_conversion() -> None:
+    price = make_price(unit_amount=1999)  # explicit USD amount: no FX rounding needed
+    with pytest.raises(InvalidRoundingModeError):
+        price_quote(price, 1, "USD", rounding="half_sideways")
 
 
 @pytest.mark.parametrize(

@@ -31,6 +31,7 @@ from lms_billing.money import (
     from_minor_units,
     minor_digits,
     round_minor,
+    rounding_mode,
 )
 
 
@@ -95,7 +96,7 @@ def price_quote(
     currency: str,
     *,
     fx_rate: FxRate | None = None,
-    rounding: RoundingMode = DEFAULT_ROUNDING,
+    rounding: RoundingMode | str = DEFAULT_ROUNDING,
 ) -> Quote:
     """Quote ``quantity`` units of ``price`` in ``currency``.
 
@@ -108,7 +109,10 @@ def price_quote(
     :raises UnknownCurrencyError: for an unknown currency code.
     :raises FxRateUnavailableError: when the currency is not listed and no rate is given.
     :raises CurrencyMismatchError: when ``fx_rate`` is for another currency pair.
+    :raises InvalidRoundingModeError: for an unknown rounding mode, even when no FX conversion
+        needs it (a typo must not wait for the first converted quote to surface).
     """
+    mode = rounding_mode(rounding)
     units = _check_quantity(quantity)
     target = currency_code(currency)
     explicit = price.amounts_for(target)
@@ -138,7 +142,7 @@ def price_quote(
     own = CurrencyOption(unit_amount=price.unit_amount, tiers=price.tiers)
     source_lines = _price_lines(price, own, units)
     source_subtotal = sum(line.amount for line in source_lines)
-    subtotal = _convert_minor(source_subtotal, price.currency, target, fx_rate.rate, rounding)
+    subtotal = _convert_minor(source_subtotal, price.currency, target, fx_rate.rate, mode)
     # Lines are shares of the one converted subtotal (largest remainder), so they sum to it
     # exactly instead of each line being rounded on its own.
     shares = allocate_minor(subtotal, [line.amount for line in source_lines]) if units else []

@@ -6,8 +6,9 @@
 Seeds N active monthly subscriptions that are all due (setup, not timed), then times one
 full billing run in fresh child processes (``--workers``, default 1; each child resets its
 RSS high-water mark before the run, so the peak printed is the run's own, not the seeder's)
-and, on the same database, the floor: SQLAlchemy Core ``executemany`` of the same
-number of invoice and invoice-line rows, ``--batch-size`` rows per transaction. Prints
+and, on the same database, the floor: SQLAlchemy Core ``executemany`` of the rows the run
+inserted (the same invoice and line rows, JSON documents bound as text as the run binds
+them), ``--batch-size`` invoices per transaction as in the run. Prints
 invoices per second, the run's peak memory and the ratio run / floor (target: within 3x;
 memory flat in N). Use a fresh, empty PostgreSQL database. Nothing here asserts a time.
 """
@@ -15,6 +16,7 @@ memory flat in N). Use a fresh, empty PostgreSQL database. Nothing here asserts 
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing
 import os
 import resource
@@ -144,57 +146,79 @@ def _run(url: str, batch_size: int, queue: Any) -> None:
     queue.put((started, finished, result.invoices_created, baseline, peak))
 
 
-def _floor(url: str, count: int, batch_size: int) -> float:
-    """Time a raw Core bulk insert of ``count`` invoices and lines into the same tables."""
+def _json_param(connection: sa.Connection, name: str, column: sa.Column[Any]) -> Any:
+    """JSON text bound as text (cast to JSONB on PostgreSQL): how the run writes ``data``."""
+    param = sa.bindparam(name, type_=sa.Text)
+    return sa.cast(param, column.type) if connection.dialect.name == "postgresql" else param
+
+
+def _as_text(document: dict[str, Any]) -> str:
+    # Compact, in the stored key order: the same text pydantic's model_dump_json writes.
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+
+
+def _floor(url: str, batch_size: int) -> tuple[float, int, int]:
+    """Time a raw Core bulk insert of the rows the run inserted, into the same tables.
+
+    The same rows: one invoice row per run invoice with its key columns (customer,
+    subscription, status, amounts, dates) and one line row per run line, with the run's
+    JSON documents (one invoice's and one line's, as text: the run encodes JSON before it
+    binds it too); ``batch_size`` invoices and their lines per transaction, one
+    ``executemany`` per table, as the run does. Reading the rows to copy is not timed.
+    Returns the seconds and the invoice and line counts."""
     storage = open_storage(url)
     assert isinstance(storage, SQLAlchemyStorage)
+    head_columns = [c for c in invoices.c if c.key not in ("id", "number", "data")]
+    line_columns = [invoice_lines.c.position, invoice_lines.c.amount, invoice_lines.c.currency]
     with storage.engine.connect() as connection:
-        header, line = (
-            connection.execute(sa.select(invoices.c.customer_id, invoices.c.data).limit(1)).one(),
-            connection.execute(sa.select(invoice_lines.c.data).limit(1)).scalar_one(),
+        run_ids, heads = [], []
+        query = sa.select(invoices.c.id, *head_columns).order_by(invoices.c.id)
+        for invoice_id, *values in connection.execute(query):
+            run_ids.append(invoice_id)
+            heads.append(dict(zip([c.key for c in head_columns], values, strict=True)))
+        lines: dict[str, list[dict[str, Any]]] = {}
+        query = sa.select(invoice_lines.c.invoice_id, *line_columns)
+        for invoice_id, *values in connection.execute(query):
+            line = dict(zip([c.key for c in line_columns], values, strict=True))
+            lines.setdefault(invoice_id, []).append(line)
+        header_data, line_data = (
+            _as_text(connection.execute(sa.select(table.c.data).limit(1)).scalar_one())
+            for table in (invoices, invoice_lines)
         )
         connection.rollback()
-    customer_id, header_data = header
-    elapsed = 0.0
-    for start in range(0, count, batch_size):
-        size = min(batch_size, count - start)
-        ids = [new_id("in") for _ in range(size)]
-        heads = [
+    line_groups = [lines.get(invoice_id, []) for invoice_id in run_ids]
+    del lines, run_ids
+    elapsed, lines_inserted = 0.0, 0
+    for start in range(0, len(heads), batch_size):
+        chunk = heads[start : start + batch_size]
+        ids = [new_id("in") for _ in chunk]
+        head_rows = [
             {
+                **row,
                 "id": invoice_id,
-                "customer_id": customer_id,
-                "subscription_id": None,
-                "status": "open",
                 "number": f"FLOOR-{start + k:09d}",
-                "currency": "USD",
-                "total": 1900,
-                "amount_due": 1900,
-                "amount_paid": 0,
-                "created_at": RUN_AT,
-                "finalized_at": RUN_AT,
                 "version": 1,
-                "data": header_data,
+                "data_json": header_data,
             }
-            for k, invoice_id in enumerate(ids)
+            for k, (invoice_id, row) in enumerate(zip(ids, chunk, strict=True))
         ]
-        lines = [
-            {
-                "id": new_id("il"),
-                "invoice_id": invoice_id,
-                "position": 0,
-                "amount": 1900,
-                "currency": "USD",
-                "data": line,
-            }
-            for invoice_id in ids
+        groups = line_groups[start : start + batch_size]
+        line_rows = [
+            {**line, "id": new_id("il"), "invoice_id": invoice_id, "data_json": line_data}
+            for invoice_id, group in zip(ids, groups, strict=True)
+            for line in group
         ]
+        lines_inserted += len(line_rows)
         began = time.perf_counter()
         with storage.engine.begin() as connection:
-            connection.execute(sa.insert(invoices), heads)
-            connection.execute(sa.insert(invoice_lines), lines)
+            head_data = _json_param(connection, "data_json", invoices.c.data)
+            connection.execute(sa.insert(invoices).values(data=head_data), head_rows)
+            if line_rows:
+                data = _json_param(connection, "data_json", invoice_lines.c.data)
+                connection.execute(sa.insert(invoice_lines).values(data=data), line_rows)
         elapsed += time.perf_counter() - began
     storage.close()
-    return elapsed
+    return elapsed, len(heads), lines_inserted
 
 
 def main() -> None:
@@ -225,7 +249,7 @@ def main() -> None:
         created = sum(r[2] for r in reports)
         baseline, peak = max(r[3] for r in reports), max(r[4] for r in reports)
         growth = max(r[4] - r[3] for r in reports)
-        floor = _floor(url, created, args.batch_size)
+        floor, floor_invoices, floor_lines = _floor(url, args.batch_size)
     rate = created / elapsed
     print(f"billing run: {created:,} invoices in {elapsed:.1f} s = {rate:,.0f} invoices/s")
     print(
@@ -233,7 +257,8 @@ def main() -> None:
         f"growth during the run {growth / 1024:.1f} MiB)"
     )
     print(
-        f"floor (Core executemany of the same rows): {floor:.1f} s = {created / floor:,.0f} rows/s"
+        f"floor (Core executemany of the same {floor_invoices:,} invoice and {floor_lines:,} "
+        f"line rows): {floor:.1f} s = {floor_invoices / floor:,.0f} invoices/s"
     )
     print(f"ratio run / floor: {elapsed / floor:.1f}x")
 

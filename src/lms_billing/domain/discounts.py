@@ -166,6 +166,8 @@ def apply_discounts(
     ids = [line.line_id for line in lines]
     if len(ids) != len(set(ids)):
         raise ValidationError("Line ids must be unique.", line_ids=ids)
+    if not coupons:  # nothing to allocate (most renewals)
+        return DiscountResult(currency=currency, allocations=(), per_coupon={}, total=0)
     ordered = order_coupons(coupons, order)
     # Fixed amounts are resolved up front so a currency mismatch fails before any work.
     fixed = {c.id: c.amount_off_for(currency) for c in ordered if not c.is_percent}

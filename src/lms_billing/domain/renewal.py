@@ -269,11 +269,12 @@ def _plan_period_invoice(
         sub.currency,
         rounding=rounding,
     )
-    per_line: dict[str, int] = {}
-    for allocation in result.allocations:
-        per_line[allocation.line_id] = per_line.get(allocation.line_id, 0) + allocation.amount
+    per_line = result.per_line
     planned = tuple(
-        line.model_copy(update={"discount_amount": per_line.get(line.line_id, 0)}) for line in lines
+        line.model_copy(update={"discount_amount": per_line[line.line_id]})
+        if per_line.get(line.line_id)
+        else line
+        for line in lines
     )
     subtotal = sum(line.amount for line in planned)
     return InvoicePlan(

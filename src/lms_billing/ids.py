@@ -16,6 +16,43 @@ import uuid
 _lock = threading.Lock()
 _last_ms = 0
 _counter = 0
+# Random bits are drawn from the OS in blocks (one os.urandom call per 512 ids, not two per
+# id: a billing run creates several ids per invoice). A forked child must not replay its
+# parent's block, so the block is dropped after a fork.
+_POOL_SIZE = 4096
+_pool = b""
+_pool_at = 0
+
+
+def _drop_pool() -> None:
+    global _pool, _pool_at
+    _pool, _pool_at = b"", 0
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_drop_pool)
+
+
+def _random_bits(nbytes: int) -> int:
+    """``nbytes`` random bytes from the OS (via the block) as an int; call under ``_lock``."""
+    global _pool, _pool_at
+    if _pool_at + nbytes > len(_pool):
+        _pool, _pool_at = os.urandom(_POOL_SIZE), 0
+    start = _pool_at
+    _pool_at = start + nbytes
+    return int.from_bytes(_pool[start:_pool_at], "big")
+
+
+_UNKNOWN = uuid.SafeUUID.unknown
+
+
+def _uuid(value: int) -> uuid.UUID:
+    # uuid.UUID(int=value) re-checks the range and rebuilds the version bits that are already
+    # set; this is the same object (``int`` and ``is_safe`` slots) without those steps.
+    made = object.__new__(uuid.UUID)
+    object.__setattr__(made, "int", value)
+    object.__setattr__(made, "is_safe", _UNKNOWN)
+    return made
 
 
 def uuid7() -> uuid.UUID:
@@ -32,14 +69,14 @@ def uuid7() -> uuid.UUID:
             now_ms = _last_ms
         else:
             _last_ms = now_ms
-            _counter = int.from_bytes(os.urandom(2), "big") & 0x3FF
-        rand_b = int.from_bytes(os.urandom(8), "big") & ((1 << 62) - 1)
+            _counter = _random_bits(2) & 0x3FF
+        rand_b = _random_bits(8) & ((1 << 62) - 1)
         value = (now_ms & ((1 << 48) - 1)) << 80
         value |= 0x7 << 76
         value |= _counter << 64
         value |= 0b10 << 62
         value |= rand_b
-    return uuid.UUID(int=value)
+    return _uuid(value)
 
 
 # 13+ consecutive decimal digits could pass for a card number (and be refused by the card-data

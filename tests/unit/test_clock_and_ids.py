@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -45,6 +46,40 @@ def test_uuid7_is_version_7_and_time_ordered() -> None:
     assert all(u.version == 7 for u in ids)
     assert ids == sorted(ids)
     assert len(set(ids)) == len(ids)
+
+
+def test_uuid7_is_a_plain_uuid() -> None:
+    import uuid
+
+    value = uuid7()
+    assert value == uuid.UUID(value.hex) and hash(value) == hash(uuid.UUID(value.hex))
+    assert value.variant == uuid.RFC_4122 and value.is_safe is uuid.SafeUUID.unknown
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_draws_its_own_random_bits(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Random bits come from a block read once per many ids; a child must not replay it.
+    # A frozen clock keeps parent and child on the same path (same millisecond: counter).
+    from types import SimpleNamespace
+
+    from lms_billing import ids
+
+    monkeypatch.setattr(ids, "time", SimpleNamespace(time_ns=lambda: 1_800_000_000_000_000_000))
+    for state in ("_last_ms", "_counter"):  # restored afterwards: later ids use real time
+        monkeypatch.setattr(ids, state, getattr(ids, state))
+    ids._drop_pool()  # a fresh block: neither process runs out of it below
+    uuid7()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.write(write, b"".join(uuid7().bytes[8:] for _ in range(50)))
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child = os.read(read, 1000)
+    os.close(read)
+    os.close(write)
+    assert len(child) == 400
+    assert child != b"".join(uuid7().bytes[8:] for _ in range(50))
 
 
 def test_new_id_has_prefix() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
+from functools import lru_cache
 from typing import Annotated, Any
 
 from babel.core import Locale, UnknownLocaleError
@@ -33,9 +34,14 @@ def locale_tag(value: object) -> str:
     """Validate a babel locale identifier such as ``de_DE`` or ``pt-BR``."""
     if not isinstance(value, str):
         raise ValidationError("Locale must be a string.")
+    return _parsed_locale(value)
+
+
+@lru_cache(maxsize=1024)  # babel's parse is slow and every customer read validates its locale
+def _parsed_locale(value: str) -> str:
     try:
         return str(Locale.parse(value.replace("-", "_")))
-    except (UnknownLocaleError, ValueError) as exc:
+    except (UnknownLocaleError, ValueError) as exc:  # not cached: raised again next time
         raise ValidationError(f"Unknown locale {value!r}.", locale=value) from exc
 
 

@@ -179,3 +179,49 @@ def test_claimed_rows_are_skipped_by_other_units_of_work(shared_storage: Storage
     # Both ended without committing: the claims are gone, everything is due again.
     with shared_storage.unit_of_work() as uow:
         assert len(uow.subscriptions.claim_due(later, 10)) == 3
+
+
+def test_a_batch_with_one_stale_row_writes_nothing(storage_url: str) -> None:
+    # update_many saves a batch with one executemany: a row changed since the claim (its
+    # version moved on) fails the whole batch and the unit of work rolls back.
+    from lms_billing.storage import open_storage
+    from lms_billing.storage.sqlalchemy import SQLAlchemyStorage
+    from lms_billing.storage.sqlalchemy.storage import SQLAlchemyUnitOfWork
+    from lms_billing.storage.sqlalchemy.tables_subscriptions import subscriptions
+
+    storage = open_storage(storage_url, migrate=True)
+    assert isinstance(storage, SQLAlchemyStorage)
+    try:
+        customer_id = _customer(storage)
+        with storage.unit_of_work() as uow:
+            for n in range(3):
+                uow.subscriptions.add(_record(f"sub_{n}", customer_id))
+            uow.commit()
+        later = START + timedelta(days=40)
+        with storage.unit_of_work() as uow, pytest.raises(StaleVersionError):
+            assert isinstance(uow, SQLAlchemyUnitOfWork)
+            batch = uow.subscriptions.claim_due(later, 10)
+            bump = subscriptions.update().where(subscriptions.c.id == "sub_1")
+            uow.connection.execute(bump.values(version=subscriptions.c.version + 1))
+            uow.subscriptions.update_many(
+                [r.model_copy(update={"trial_notice_sent": True}) for r in batch]
+            )
+        with storage.unit_of_work() as uow:
+            assert [uow.subscriptions.version(f"sub_{n}") for n in range(3)] == [1, 1, 1]
+            assert not any(uow.subscriptions.get(f"sub_{n}").trial_notice_sent for n in range(3))
+            # Versions as read: the batch saves, each row one version on.
+            batch = uow.subscriptions.claim_due(later, 10)
+            uow.subscriptions.update_many(
+                [r.model_copy(update={"trial_notice_sent": True}) for r in batch]
+            )
+            uow.commit()
+        with storage.unit_of_work() as uow:
+            assert [uow.subscriptions.version(f"sub_{n}") for n in range(3)] == [2, 2, 2]
+            assert all(uow.subscriptions.get(f"sub_{n}").trial_notice_sent for n in range(3))
+            assert [r.id for r in uow.subscriptions.claim_due(later, 10)] == [
+                "sub_0",
+                "sub_1",
+                "sub_2",
+            ]
+    finally:
+        storage.close()

@@ -106,12 +106,18 @@ def _check_interval(interval: Interval | str) -> Interval:
         raise InvalidIntervalError(f"Unknown interval {interval!r}.", interval=interval) from exc
 
 
+_MONTH_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
 def _add_months(anchor: datetime, months: int) -> datetime:
     # Clamp the anchor's day to the target month's length: Jan 31 + 1 month = Feb 28/29.
     month_index = anchor.year * 12 + (anchor.month - 1) + months
     year, month = divmod(month_index, 12)
     month += 1
-    day = min(anchor.day, calendar.monthrange(year, month)[1])
+    day = anchor.day
+    if day > 28:  # only the 29th to the 31st can overflow a month
+        length = 29 if month == 2 and calendar.isleap(year) else _MONTH_DAYS[month - 1]
+        day = min(day, length)
     return anchor.replace(year=year, month=month, day=day)
 
 

@@ -22,7 +22,6 @@ from lms_billing.domain.billing_cycle import (
     BillingPeriod,
     UtcDatetime,
     add_interval,
-    next_period,
     parse_enum,
     period_containing,
     period_index,
@@ -163,7 +162,8 @@ def _item_line(
     full: BillingPeriod,
     rounding: RoundingMode,
 ) -> PlannedLine:
-    stub = full != period  # a calendar-billing first period shorter than a full cycle
+    # A calendar-billing first period shorter than a full cycle.
+    stub = full.start != period.start or full.end != period.end
     amount = prorate(item.amount, full, period.start, rounding) if stub else item.amount
     verb = "Remaining time on " if stub else ""
     if sub.status is SubscriptionStatus.TRIALING:
@@ -238,7 +238,14 @@ def _plan_period_invoice(
 ) -> InvoicePlan:
     # ``full``: the whole billing cycle containing the current period's start, when the
     # caller has just computed it (a renewal's next period); otherwise it is computed here.
-    period = sub.current_period
+    if (
+        full is not None
+        and full.start == sub.current_period_start
+        and full.end == sub.current_period_end
+    ):
+        period = full  # a renewal: the current period is that whole cycle
+    else:
+        period = sub.current_period
     for pending in pending_items:
         if pending.currency != sub.currency:
             raise CurrencyMismatchError(
@@ -255,27 +262,34 @@ def _plan_period_invoice(
         lines = [_item_line(sub, item, period, full, rounding) for item in sub.items]
     lines += [_pending_line(i, item) for i, item in enumerate(pending_items)]
     active = [d for d in discounts if d.active_at(period.start)]
-    result = apply_discounts(
-        [
-            DiscountableLine(
-                line_id=line.line_id,
-                amount=line.amount,
-                product_id=line.product_id,
-                price_id=line.price_id,
-            )
+    planned: tuple[PlannedLine, ...] = tuple(lines)
+    discount_total = 0
+    discount_ids: tuple[str, ...] = ()
+    if active or len({line.line_id for line in lines}) != len(lines):
+        # (Without coupons apply_discounts only refuses duplicate line ids.)
+        result = apply_discounts(
+            [
+                DiscountableLine(
+                    line_id=line.line_id,
+                    amount=line.amount,
+                    product_id=line.product_id,
+                    price_id=line.price_id,
+                )
+                for line in lines
+            ],
+            [d.coupon for d in active],
+            sub.currency,
+            rounding=rounding,
+        )
+        per_line = result.per_line
+        planned = tuple(
+            line.model_copy(update={"discount_amount": per_line[line.line_id]})
+            if per_line.get(line.line_id)
+            else line
             for line in lines
-        ],
-        [d.coupon for d in active],
-        sub.currency,
-        rounding=rounding,
-    )
-    per_line = result.per_line
-    planned = tuple(
-        line.model_copy(update={"discount_amount": per_line[line.line_id]})
-        if per_line.get(line.line_id)
-        else line
-        for line in lines
-    )
+        )
+        discount_total = result.total
+        discount_ids = tuple(d.id for d in active if result.per_coupon.get(d.coupon.id, 0) != 0)
     subtotal = sum(line.amount for line in planned)
     return InvoicePlan(
         subscription_id=sub.id,
@@ -285,9 +299,9 @@ def _plan_period_invoice(
         period=period,
         lines=planned,
         subtotal=subtotal,
-        discount_total=result.total,
-        total=subtotal - result.total,
-        discount_ids=tuple(d.id for d in active if result.per_coupon.get(d.coupon.id, 0) != 0),
+        discount_total=discount_total,
+        total=subtotal - discount_total,
+        discount_ids=discount_ids,
         collection=parse_enum(InvoiceCollection, collection, name="collection"),
     )
 
@@ -373,8 +387,9 @@ def plan_renewal(
                 rounding=rounding,
             )
     else:
-        period = next_period(
-            sub.billing_cycle_anchor, sub.interval, sub.interval_count, sub.current_period
+        # The cycle after the current one (next_period without building the current one).
+        period = period_containing(
+            sub.billing_cycle_anchor, sub.interval, sub.interval_count, sub.current_period_end
         )
         after = advance_period(sub, period)
         action = RenewalAction.RENEW

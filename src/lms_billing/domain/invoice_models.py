@@ -21,8 +21,8 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from functools import cached_property
-from typing import Annotated, Self
+from functools import cache, cached_property
+from typing import Annotated, Any, Self, TypeVar, overload
 
 from pydantic import (
     BaseModel,
@@ -170,20 +170,58 @@ class LineTaxAmount(BaseModel):
         )
 
 
+_T = TypeVar("_T")
+
+
+class cached_total(cached_property[_T]):  # a decorator, named like cached_property
+    """``functools.cached_property`` without the lock Python 3.11 takes on every first read
+    (3.12 dropped it): totals are pure functions of a frozen model, so two threads computing
+    one at once store the same value. A ``cached_property`` still, as pydantic's
+    ``computed_field`` requires."""
+
+    @overload
+    def __get__(self, instance: None, owner: type[Any] | None = None) -> Self: ...
+    @overload
+    def __get__(self, instance: object, owner: type[Any] | None = None) -> _T: ...
+    def __get__(self, instance: object | None, owner: type[Any] | None = None) -> Any:
+        if instance is None:
+            return self
+        cache = instance.__dict__
+        name = self.attrname
+        assert name is not None  # set by __set_name__
+        try:
+            return cache[name]
+        except KeyError:
+            value = cache[name] = self.func(instance)
+            return value
+
+
 class _CachedTotals(BaseModel):
-    """A frozen model whose derived totals are ``cached_property`` values (computed once, not
+    """A frozen model whose derived totals are ``cached_total`` values (computed once, not
     on every read: a billing run reads an invoice's totals many times).
 
     ``model_copy`` copies ``__dict__``, cached values included, and ``update=`` may change
     what they derive from; so a copy keeps only the fields and recomputes its totals.
     """
 
+    model_config = ConfigDict(ignored_types=(cached_total,))  # not fields (subclasses merge)
+
     def __copy__(self) -> Self:
         copied = super().__copy__()
-        fields = type(self).__pydantic_fields__
-        for name in [key for key in copied.__dict__ if key not in fields]:
-            del copied.__dict__[name]
+        values = copied.__dict__
+        for name in _cached_names(type(self)):
+            values.pop(name, None)
         return copied
+
+
+@cache
+def _cached_names(model: type[BaseModel]) -> tuple[str, ...]:
+    return tuple(
+        name
+        for klass in model.__mro__
+        for name, member in vars(klass).items()
+        if isinstance(member, cached_property)
+    )
 
 
 class InvoiceLine(_CachedTotals):
@@ -230,28 +268,28 @@ class InvoiceLine(_CachedTotals):
             raise InvalidAmountError(f"Line {self.id}: discount exceeds the amount.", line=self.id)
         return self
 
-    @cached_property
+    @cached_total
     def discount(self) -> int:
         return sum(d.amount for d in self.discount_amounts)
 
-    @cached_property
+    @cached_total
     def net_amount(self) -> int:
         """Amount after discounts: what tax is computed on (gross for inclusive lines)."""
         return self.amount - self.discount
 
-    @cached_property
+    @cached_total
     def inclusive_tax(self) -> int:
         return sum(t.amount for t in self.tax_amounts if t.inclusive)
 
-    @cached_property
+    @cached_total
     def exclusive_tax(self) -> int:
         return sum(t.amount for t in self.tax_amounts if not t.inclusive)
 
-    @cached_property
+    @cached_total
     def tax(self) -> int:
         return self.inclusive_tax + self.exclusive_tax
 
-    @cached_property
+    @cached_total
     def total(self) -> int:
         """What the buyer pays for this line: net amount plus exclusive tax."""
         return self.net_amount + self.exclusive_tax
@@ -314,41 +352,41 @@ class Invoice(_CachedTotals):
     def _aware(cls, value: datetime | None) -> datetime | None:
         return None if value is None else ensure_aware(value)
 
-    @computed_field  # type: ignore[prop-decorator]
-    @cached_property
+    @computed_field
+    @cached_total
     def subtotal(self) -> int:
         return sum(line.amount for line in self.lines)
 
-    @computed_field  # type: ignore[prop-decorator]
-    @cached_property
+    @computed_field
+    @cached_total
     def total_discount(self) -> int:
         return sum(line.discount for line in self.lines)
 
-    @computed_field  # type: ignore[prop-decorator]
-    @cached_property
+    @computed_field
+    @cached_total
     def tax(self) -> int:
         return sum(line.tax for line in self.lines)
 
-    @computed_field  # type: ignore[prop-decorator]
-    @cached_property
+    @computed_field
+    @cached_total
     def total_excluding_tax(self) -> int:
         return self.subtotal - self.total_discount - sum(line.inclusive_tax for line in self.lines)
 
-    @computed_field  # type: ignore[prop-decorator]
-    @cached_property
+    @computed_field
+    @cached_total
     def total(self) -> int:
         return sum(line.total for line in self.lines)
 
-    @computed_field  # type: ignore[prop-decorator]
-    @cached_property
+    @computed_field
+    @cached_total
     def amount_due(self) -> int:
         # A net-negative invoice (proration credits) owes nothing; it never goes below zero.
         # Finalization credits the negative total to the customer (``credited_to_balance``).
         owed = self.total - self.applied_balance - self.pre_payment_credit_notes_amount
         return max(0, owed)
 
-    @computed_field  # type: ignore[prop-decorator]
-    @cached_property
+    @computed_field
+    @cached_total
     def amount_remaining(self) -> int:
         return max(0, self.amount_due - self.amount_paid)
 

@@ -171,6 +171,7 @@ class LineTaxAmount(BaseModel):
 
 
 _T = TypeVar("_T")
+_MISSING = object()
 
 
 class cached_total(cached_property[_T]):  # a decorator, named like cached_property
@@ -189,11 +190,10 @@ class cached_total(cached_property[_T]):  # a decorator, named like cached_prope
         cache = instance.__dict__
         name = self.attrname
         assert name is not None  # set by __set_name__
-        try:
-            return cache[name]
-        except KeyError:
+        value = cache.get(name, _MISSING)
+        if value is _MISSING:
             value = cache[name] = self.func(instance)
-            return value
+        return value
 
 
 class _CachedTotals(BaseModel):
@@ -258,6 +258,8 @@ class InvoiceLine(_CachedTotals):
                 f"quantity {self.quantity}.",
                 line=self.id,
             )
+        if not self.discount_amounts:
+            return self
         sign = -1 if self.amount < 0 else 1
         if any(sign * d.amount < 0 for d in self.discount_amounts):
             raise InvalidAmountError(

@@ -80,22 +80,32 @@ def apply_tax(
     settings: BillingSettings,
     now: datetime,
     evidence: LocationEvidence | None,
+    *,
+    snapshot: bool = False,
 ) -> Invoice:
-    """The draft with tax computed through ``engine`` for this seller and customer."""
+    """The draft with tax computed through ``engine`` for this seller and customer; with
+    ``snapshot`` the buyer is copied onto it too (:func:`snapshot_customer`), in one step
+    where no tax is computed."""
     seller = settings.seller
     profile = None if seller is None else seller.tax_profile
     if profile is None or customer.address is None:
         if settings.tax_engines == ("zero",):
             # Zero tax needs no jurisdiction: record that tax was computed (no tax lines), as
             # compute_tax with the zero engine would, without inventing a seller or address.
-            return invoice.model_copy(update={"tax_computed": True, "tax_engine": "zero"})
+            untaxed: dict[str, object] = {"tax_computed": True, "tax_engine": "zero"}
+            if snapshot:
+                untaxed.update(customer_snapshot(customer))
+            return invoice.model_copy(update=untaxed)
         if profile is None:
             raise ConfigurationError(
                 f"Set settings.seller.tax_profile to compute tax with {list(settings.tax_engines)}."
             )
+    customer_for_tax = TaxCustomer.from_profile(customer)  # UnknownJurisdictionError: no address
+    if snapshot:
+        invoice = snapshot_customer(invoice, customer)
     context = TaxContext(
         seller=profile,
-        customer=TaxCustomer.from_profile(customer),  # UnknownJurisdictionError: no address
+        customer=customer_for_tax,
         transaction_date=now.astimezone(ZoneInfo(settings.timezone)).date(),
         evidence=evidence,
     )
@@ -320,16 +330,19 @@ def price_line(
     )
 
 
+def customer_snapshot(customer: Customer) -> dict[str, object]:
+    """The invoice fields :func:`snapshot_customer` sets."""
+    return {
+        "customer_name": customer.name or customer.email or customer.external_id,
+        "customer_email": customer.email,
+        "customer_address": customer.address,
+        "customer_tax_ids": customer.tax_ids,
+    }
+
+
 def snapshot_customer(invoice: Invoice, customer: Customer) -> Invoice:
     """The buyer as printed: copied onto the invoice so later profile edits leave it as sent."""
-    return invoice.model_copy(
-        update={
-            "customer_name": customer.name or customer.email or customer.external_id,
-            "customer_email": customer.email,
-            "customer_address": customer.address,
-            "customer_tax_ids": customer.tax_ids,
-        }
-    )
+    return invoice.model_copy(update=customer_snapshot(customer))
 
 
 def seller_for_rendering(settings: BillingSettings) -> SellerDetails:
@@ -343,6 +356,7 @@ __all__ = [
     "RenderFormat",
     "apply_tax",
     "balance_transaction",
+    "customer_snapshot",
     "next_number",
     "price_line",
     "record_balance",

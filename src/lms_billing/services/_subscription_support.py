@@ -20,10 +20,8 @@ from lms_billing.domain.customer_balance import CustomerBalanceTransaction
 from lms_billing.domain.customers import Customer
 from lms_billing.domain.invoices import (
     Invoice,
-    InvoiceLine,
     InvoiceLineKind,
     InvoiceStatus,
-    Period,
     apply_coupons,
     finalize,
     mark_uncollectible,
@@ -184,7 +182,9 @@ def invoice_from_plan(
 ) -> Invoice:
     """The draft invoice for a renewal plan: one line per planned line, coupons applied."""
     items = {item.id: item for item in sub.items}
-    lines: list[InvoiceLine] = []
+    # The lines go in as plain values: validated once, as part of the invoice (an InvoiceLine
+    # instance would have its checks run a second time there).
+    lines: list[dict[str, object]] = []
     for planned in plan.lines:
         item = items.get(planned.subscription_item_id or "")
         meta = {} if item is None else item.metadata
@@ -194,31 +194,33 @@ def invoice_from_plan(
         if unit is not None and unit * quantity != planned.amount:
             unit = None  # a prorated stub or proration line: the amount is not unit x qty
         lines.append(
-            InvoiceLine(
-                id=new_id("il"),
-                description=_described(planned.description, planned.price_id, item),
-                kind=InvoiceLineKind.SUBSCRIPTION,
-                quantity=quantity,
-                unit_amount=unit,
-                amount=planned.amount,
-                period=Period(start=planned.period_start, end=planned.period_end),
-                proration=planned.proration,
-                price_id=planned.price_id,
-                product_id=planned.product_id,
-                tax_code=meta.get(TAX_CODE),
-                tax_behavior=meta.get(TAX_BEHAVIOR, settings.default_tax_behavior),
-            )
+            {
+                "id": new_id("il"),
+                "description": _described(planned.description, planned.price_id, item),
+                "kind": InvoiceLineKind.SUBSCRIPTION,
+                "quantity": quantity,
+                "unit_amount": unit,
+                "amount": planned.amount,
+                "period": {"start": planned.period_start, "end": planned.period_end},
+                "proration": planned.proration,
+                "price_id": planned.price_id,
+                "product_id": planned.product_id,
+                "tax_code": meta.get(TAX_CODE),
+                "tax_behavior": meta.get(TAX_BEHAVIOR, settings.default_tax_behavior),
+            }
         )
-    invoice = Invoice(
-        id=new_id("in"),
-        customer_id=sub.customer_id,
-        currency=sub.currency,
-        lines=tuple(lines),
-        discount_order=settings.discount_order,
-        rounding=settings.rounding,
-        subscription_id=sub.id,
-        billing_reason=plan.billing_reason.value,
-        created_at=created_at,
+    invoice = Invoice.model_validate(
+        {
+            "id": new_id("in"),
+            "customer_id": sub.customer_id,
+            "currency": sub.currency,
+            "lines": lines,
+            "discount_order": settings.discount_order,
+            "rounding": settings.rounding,
+            "subscription_id": sub.id,
+            "billing_reason": plan.billing_reason.value,
+            "created_at": created_at,
+        }
     )
     coupons = [d.coupon for d in discounts if d.active_at(plan.period.start)]
     return apply_coupons(invoice, coupons) if coupons else invoice
@@ -263,10 +265,9 @@ class InvoiceFinisher:
         self, draft: Invoice, customer: Customer, collection: InvoiceCollection, now: datetime
     ) -> Invoice:
         """The draft with the buyer snapshot and tax (paused ``keep_as_draft``: no tax)."""
-        invoice = snapshot_customer(draft, customer)
         if collection is InvoiceCollection.KEEP_AS_DRAFT:
-            return invoice
-        return apply_tax(invoice, customer, self._engine, self._settings, now, None)
+            return snapshot_customer(draft, customer)
+        return apply_tax(draft, customer, self._engine, self._settings, now, None, snapshot=True)
 
     def complete(
         self,

@@ -57,7 +57,9 @@ class EntitySpec(Generic[M]):
 
 def utc(moment: datetime) -> datetime:
     """Aware datetimes in UTC (SQLite keeps no offset, so all stored times share one zone)."""
-    return moment if moment.tzinfo is None else moment.astimezone(UTC)
+    if moment.tzinfo is None or moment.tzinfo is UTC:  # most are UTC already (models normalize)
+        return moment
+    return moment.astimezone(UTC)
 
 
 def _customer_columns(customer: Customer) -> dict[str, Any]:

@@ -53,17 +53,32 @@ M = TypeVar("M", bound=BaseModel)
 _IN_CHUNK = 500  # ids per IN (...) list: well below every driver's parameter limit
 
 
-def _json_text(column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
-    """A JSON document column read without SQLAlchemy's ``json.loads``: SQLite hands back the
-    stored text (see :func:`_load`). No SQL cast: on PostgreSQL a ``::text`` in the select
-    list of a sorted query is evaluated for every row scanned, not only the ones returned."""
+def _json_text(connection: sa.Connection, column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+    """A JSON document column read as JSON text, for :func:`_load`: SQLite hands back the
+    stored text, PostgreSQL renders its JSONB as text (``::text``: cheaper than the driver's
+    ``json.loads`` of every document into dicts for pydantic to walk).
+
+    Only for queries that return what they read (by key, or in index order with a LIMIT,
+    as the billing run's claim): a sort would evaluate the cast for every row it sorts."""
+    if connection.dialect.name == "postgresql":
+        return sa.cast(column, sa.Text).label(column.key)
     return sa.type_coerce(column, sa.Text).label(column.key)
 
 
 def _load(spec: EntitySpec[M], data: str | dict[str, Any]) -> M:
     """A model from a :func:`_json_text` value: JSON text is parsed and validated by pydantic
-    in one step; PostgreSQL's driver has already decoded its JSONB into a dict."""
+    in one step (a dict, from a JSONB column read as such, is validated as it is)."""
     return spec.load_json(data) if isinstance(data, str) else spec.load(data)
+
+
+def _among(
+    connection: sa.Connection, column: sa.ColumnElement[Any], values: Sequence[str]
+) -> sa.ColumnElement[bool]:
+    """``column IN (values)``; on PostgreSQL ``column = ANY(:array)``: one parameter, not one
+    per value (a batch's ids)."""
+    if connection.dialect.name == "postgresql":
+        return column == sa.any_(sa.literal(list(values), type_=postgresql.ARRAY(sa.Text)))
+    return column.in_(list(values))
 
 
 def _json_text_param(
@@ -86,7 +101,7 @@ class _Repo(_SqlRepository[M]):
 
     def _select_text(self) -> sa.Select[Any]:
         table = self._table
-        return sa.select(table.c.id, table.c.version, _json_text(table.c.data))
+        return sa.select(table.c.id, table.c.version, _json_text(self._conn, table.c.data))
 
     def _rebuild_text(self, row: sa.Row[Any]) -> M:
         self._seen.setdefault(row.id, row.version)
@@ -173,19 +188,19 @@ class SqlPendingItemRepository(_Repo[PendingInvoiceItem]):
             return found
         table = self._table
         query = (
-            self._select()
-            .where(table.c.subscription_id.in_(list(subscription_ids)))
+            self._select_text()
+            .where(_among(self._conn, table.c.subscription_id, subscription_ids))
             .order_by(table.c.id)
         )
         for row in self._conn.execute(query):
-            item = PendingInvoiceItem.model_validate(row.data)
-            self._seen.setdefault(item.id, row.version)
+            item = self._rebuild_text(row)
             found.setdefault(item.subscription_id, []).append(item)
         return found
 
     def delete(self, item_ids: Sequence[str]) -> None:
         if item_ids:
-            self._conn.execute(sa.delete(self._table).where(self._table.c.id.in_(list(item_ids))))
+            where = _among(self._conn, self._table.c.id, item_ids)
+            self._conn.execute(sa.delete(self._table).where(where))
 
 
 class SqlBillingRunRepository(_Repo[BillingRun], PlainListQueries[BillingRun]):
@@ -248,7 +263,9 @@ class SqlBillingRunRepository(_Repo[BillingRun], PlainListQueries[BillingRun]):
         found: dict[str, Customer] = {}
         for start in range(0, len(wanted), _IN_CHUNK):
             chunk = wanted[start : start + _IN_CHUNK]
-            query = sa.select(table.c.id, _json_text(table.c.data)).where(table.c.id.in_(chunk))
+            query = sa.select(table.c.id, _json_text(self._conn, table.c.data)).where(
+                _among(self._conn, table.c.id, chunk)
+            )
             for row in self._conn.execute(query):
                 found[row.id] = _load(CUSTOMERS, row.data)
         missing = [customer_id for customer_id in wanted if customer_id not in found]
@@ -277,7 +294,7 @@ class SqlBillingRunRepository(_Repo[BillingRun], PlainListQueries[BillingRun]):
         for start in range(0, len(ids), _IN_CHUNK):
             query = (
                 sa.select(table.c.customer_id, table.c.currency, sa.func.sum(table.c.amount))
-                .where(table.c.customer_id.in_(ids[start : start + _IN_CHUNK]))
+                .where(_among(self._conn, table.c.customer_id, ids[start : start + _IN_CHUNK]))
                 .group_by(table.c.customer_id, table.c.currency)
             )
             for customer_id, currency, total in self._conn.execute(query):

@@ -311,8 +311,10 @@ def _numbers(uow: UnitOfWork, series: NumberingSeries, moments: Sequence[datetim
 
 def _finalize_drafts(
     uow: UnitOfWork, ctx: ServiceContext, finisher: InvoiceFinisher, batch: _Batch, counts: _Counts
-) -> None:
-    """Number, finalize and collect the batch's invoices, then apply payment outcomes."""
+) -> set[int]:
+    """Number, finalize and collect the batch's invoices, then apply payment outcomes;
+    returns the indexes (into ``batch.records``) of the records those outcomes changed."""
+    changed: set[int] = set()
     issued = [d for d in batch.drafts if d.collection is not InvoiceCollection.KEEP_AS_DRAFT]
     numbers = iter(_numbers(uow, ctx.settings.invoice_numbering, [d.at for d in issued]))
     for draft in batch.drafts:
@@ -330,7 +332,9 @@ def _finalize_drafts(
             sub = after_collection(record.subscription, outcome, draft.at, actor=SYSTEM_ACTOR)
             if sub is not record.subscription:  # a status change (paid, failed)
                 batch.records[draft.record] = record.model_copy(update={"subscription": sub})
+                changed.add(draft.record)
     counts.invoices_created += len(batch.drafts)
+    return changed
 
 
 def _run_batch(
@@ -366,7 +370,13 @@ def _run_batch(
         for record in fresh:
             customer = customers[record.subscription.customer_id]
             batch.records.append(renewer.renew(record, customer, pending.get(record.id, ())))
-        _finalize_drafts(uow, ctx, finisher, batch, counts)
+        # Renewed subscriptions and consumed pending items are written before the invoice
+        # numbers are drawn: the counter row stays locked until the commit, and the less
+        # work after it, the less other workers wait for it. The few records a payment
+        # outcome changes (a failed renewal: past_due) are written again below.
+        uow.subscriptions.update_many(batch.records)
+        uow.pending_items.delete(batch.consumed)
+        changed = _finalize_drafts(uow, ctx, finisher, batch, counts)
         uow.billing_runs.insert_invoices(batch.invoices)
         for invoice in batch.voided:
             uow.invoices.update(invoice)
@@ -378,8 +388,7 @@ def _run_batch(
                     "receipt.created", receipt.paid_at, receipt.customer_id, receipt_id=receipt.id
                 )
             )
-        uow.subscriptions.update_many(batch.records)
-        uow.pending_items.delete(batch.consumed)
+        uow.subscriptions.update_many([batch.records[index] for index in sorted(changed)])
         uow.commit()
     for before, after in zip(fresh, batch.records, strict=True):
         due = after.next_action_at

@@ -85,11 +85,6 @@ def _whole_seconds(delta: timedelta) -> int:
     return delta // timedelta(seconds=1)
 
 
-def _check_count(unit: Interval, count: int) -> int:
-    # Positive and at most three years (Stripe's limit), so boundaries stay in range.
-    return check_interval_count(unit, count)
-
-
 def _out_of_range(start: datetime, unit: Interval, steps: int) -> InvalidIntervalError:
     return InvalidIntervalError(
         f"{steps} {unit.value}(s) from {start.isoformat()} is outside the supported dates.",
@@ -132,7 +127,7 @@ def add_interval(anchor: datetime, interval: Interval | str, count: int, n: int)
     if isinstance(n, bool) or not isinstance(n, int):
         raise InvalidIntervalError(f"n must be an integer, got {n!r}.", n=repr(n))
     unit = _check_interval(interval)
-    return _boundary(start, unit, _check_count(unit, count) * n)
+    return _boundary(start, unit, check_interval_count(unit, count) * n)
 
 
 def _boundary(start: datetime, unit: Interval, steps: int) -> datetime:
@@ -175,7 +170,7 @@ def _locate(
     start = ensure_aware(anchor, name="anchor")
     moment = ensure_aware(at, name="at")
     unit = _check_interval(interval)
-    _check_count(unit, count)
+    check_interval_count(unit, count)
     k = _estimate_index(start, unit, count, moment)
     low = _boundary(start, unit, count * k)
     # The estimate is off by at most one because of month-end clamping and time of day.

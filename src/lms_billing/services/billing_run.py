@@ -37,6 +37,7 @@ from lms_billing.domain.renewal import (
     is_due,
     plan_renewal,
 )
+from lms_billing.domain.subscription_changes import resume_collection
 from lms_billing.domain.subscription_records import (
     BillingRun,
     PendingInvoiceItem,
@@ -51,7 +52,6 @@ from lms_billing.domain.subscriptions import (
     SubscriptionStatus,
     activate,
     expire_incomplete,
-    record_change,
 )
 from lms_billing.errors import ValidationError
 from lms_billing.ids import new_id
@@ -238,13 +238,7 @@ class _Renewer:
         if sub.status in TERMINAL_STATUSES:
             return sub  # canceled meanwhile: the cancellation ended the pause
         if sub.pause_collection == pause:  # no renewal since it ended (that would clear it)
-            sub = record_change(
-                sub,
-                cause="collection_resumed",
-                actor=SYSTEM_ACTOR,
-                at=pause.resumes_at,
-                pause_collection=None,
-            )
+            sub = resume_collection(sub, at=pause.resumes_at)  # by the system, at resumes_at
         self._batch.events.append(
             _event(
                 "customer.subscription.collection_resumed",

@@ -13,6 +13,9 @@ from lms_billing.billing import DEFAULT_STORAGE_URL
 from lms_billing.errors import BillingError
 
 STORAGE_URL_ENV = "LMS_BILLING_STORAGE_URL"
+# billing-run: the run finished but left due subscriptions it could not move forward (1 is
+# kept for errors that stopped a command, 2 for usage errors from argparse).
+EXIT_STUCK = 3
 
 
 def _storage_url(value: str | None) -> str:
@@ -69,7 +72,7 @@ def _cmd_billing_run(args: argparse.Namespace) -> int:
         f"{result.trials_converted} trials converted, {result.canceled} canceled, "
         f"{result.paused} paused, {result.expired} expired, "
         f"{result.invoices_created} invoices created ({result.invoices_paid} paid), "
-        f"{result.notices_sent} trial notices, {result.batches} batches."
+        f"{result.notices_sent} trial notices, {result.stuck} stuck, {result.batches} batches."
     )
     if collected is not None:
         print(
@@ -77,6 +80,15 @@ def _cmd_billing_run(args: argparse.Namespace) -> int:
             f"{collected.failed} failed, {collected.exhausted} out of retries, "
             f"{collected.deferred} deferred."
         )
+    if result.stuck:
+        # The run itself finished, but a scheduler must see that someone has to look.
+        print(
+            f"error [billing_run_stuck]: {result.stuck} due subscription(s) made no progress "
+            "and were left out of the run; see the errors on the lms_billing.billing_run "
+            "logger.",
+            file=sys.stderr,
+        )
+        return EXIT_STUCK
     return 0
 
 

@@ -1,7 +1,7 @@
 """Billing run throughput and memory, next to the floor: a raw bulk insert of its rows.
 
     python benchmarks/billing_run.py [-n 100000] [--batch-size 500] [--postgres-url URL]
-                                     [--workers N]
+                                     [--workers N] [--bounds]
 
 Seeds N active monthly subscriptions that are all due (setup, not timed), then times one
 full billing run in fresh child processes (``--workers``, default 1; each child resets its
@@ -10,7 +10,9 @@ and, on the same database, the floor: SQLAlchemy Core ``executemany`` of the row
 inserted (the same invoice and line rows, JSON documents bound as text as the run binds
 them), ``--batch-size`` invoices per transaction as in the run. Prints
 invoices per second, the run's peak memory and the ratio run / floor (target: within 3x;
-memory flat in N). Use a fresh, empty PostgreSQL database. Nothing here asserts a time.
+memory flat in N). ``--bounds`` also prints what the run's SQL alone and the models'
+decoding and encoding alone cost next to the floor (``billing_run_bounds.py``). Use a fresh,
+empty PostgreSQL database. Nothing here asserts a time.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from billing_run_bounds import codec_bound, sql_bound
 
 from lms_billing.domain.customers import Customer
 from lms_billing.domain.subscription_records import SubscriptionRecord
@@ -43,6 +46,7 @@ from lms_billing.storage.sqlalchemy.tables_subscriptions import subscriptions
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 RUN_AT = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)
+NEXT_DUE = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)  # after every renewed period's end (--bounds)
 SUBSCRIPTIONS_PER_CUSTOMER = 2
 SEED_CHUNK = 5000
 
@@ -229,6 +233,11 @@ def main() -> None:
     parser.add_argument(
         "--workers", type=int, default=1, help="worker processes sharing the run (PostgreSQL)"
     )
+    parser.add_argument(
+        "--bounds",
+        action="store_true",
+        help="also time the run's SQL alone and the models' decoding and encoding alone",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         url = args.postgres_url or f"sqlite:///{Path(folder) / 'bench.db'}"
@@ -250,6 +259,9 @@ def main() -> None:
         baseline, peak = max(r[3] for r in reports), max(r[4] for r in reports)
         growth = max(r[4] - r[3] for r in reports)
         floor, floor_invoices, floor_lines = _floor(url, args.batch_size)
+        if args.bounds:
+            sql, replayed = sql_bound(url, args.batch_size, NEXT_DUE)
+            codec, decoded = codec_bound(url)
     rate = created / elapsed
     print(f"billing run: {created:,} invoices in {elapsed:.1f} s = {rate:,.0f} invoices/s")
     print(
@@ -261,6 +273,23 @@ def main() -> None:
         f"line rows): {floor:.1f} s = {floor_invoices / floor:,.0f} invoices/s"
     )
     print(f"ratio run / floor: {elapsed / floor:.1f}x")
+    if args.bounds:
+        print(
+            f"bound, SQL alone (the run's statements over {replayed:,} subscriptions, "
+            f"documents prebuilt): {sql:.1f} s = {sql / floor:.1f}x floor"
+        )
+        print(
+            f"bound, models alone (decoding and encoding the documents of {decoded:,} "
+            f"renewals): {codec:.1f} s = {codec / floor:.1f}x floor"
+        )
+        together = f"together {(sql + codec) / floor:.1f}x floor"
+        if args.workers == 1:
+            print(
+                f"{together}: the least one worker on these models and this storage costs; "
+                f"the renewal logic gets the other {max(0.0, elapsed - sql - codec):.1f} s"
+            )
+        else:  # the bounds are one process's work; the workers split the run's
+            print(f"{together} in one process; {args.workers} workers share the run")
 
 
 if __name__ == "__main__":

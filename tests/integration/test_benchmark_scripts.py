@@ -15,9 +15,9 @@ BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
 @pytest.mark.slow
 def test_billing_run_benchmark_bills_every_subscription_and_prints_its_bounds() -> None:
+    script = str(BENCHMARKS / "billing_run.py")
     done = subprocess.run(
-        [sys.executable, str(BENCHMARKS / "billing_run.py"), "-n", "30", "--batch-size", "7"]
-        + ["--bounds"],
+        [sys.executable, script, "-n", "30", "--batch-size", "7", "--bounds"],
         capture_output=True,
         text=True,
         timeout=300,

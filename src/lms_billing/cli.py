@@ -1,4 +1,5 @@
-"""The ``lms-billing`` command line: ``demo``, ``migrate``, ``version``."""
+"""The ``lms-billing`` command line: ``demo``, ``migrate``, ``billing-run``, ``tax-report``,
+``version``."""
 
 from __future__ import annotations
 
@@ -7,10 +8,15 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lms_billing._version import __version__
 from lms_billing.billing import DEFAULT_STORAGE_URL
+from lms_billing.cli_app import APP_ENV
 from lms_billing.errors import BillingError
+
+if TYPE_CHECKING:
+    from lms_billing.billing import Billing
 
 STORAGE_URL_ENV = "LMS_BILLING_STORAGE_URL"
 # billing-run: the run finished but left due subscriptions it could not move forward (1 is
@@ -20,6 +26,36 @@ EXIT_STUCK = 3
 
 def _storage_url(value: str | None) -> str:
     return value or os.environ.get(STORAGE_URL_ENV) or DEFAULT_STORAGE_URL
+
+
+def _open_billing(args: argparse.Namespace) -> Billing:
+    """The host's ``Billing`` from ``--app`` / ``$LMS_BILLING_APP``; without one, a default
+    ``Billing`` on ``--storage-url`` (see :func:`_note_defaults`)."""
+    from lms_billing.billing import Billing
+    from lms_billing.cli_app import app_spec, load_billing
+    from lms_billing.errors import ConfigurationError
+
+    spec = app_spec(args.app)
+    if spec is None:
+        return Billing(_storage_url(args.storage_url), auto_migrate=False)
+    if args.storage_url:
+        raise ConfigurationError(
+            "--storage-url and --app exclude each other: the app opens its own storage."
+        )
+    return load_billing(spec)
+
+
+def _note_defaults(args: argparse.Namespace) -> None:
+    """After a command that ran without an app, say that the defaults were used (after:
+    a failure stays the one line :func:`main` prints)."""
+    from lms_billing.cli_app import app_spec
+
+    if app_spec(args.app) is None:
+        print(
+            f"note: no --app (or ${APP_ENV}): default settings (no seller, zero tax, "
+            "INV-<year>-000001 numbers) and installed plugins only.",
+            file=sys.stderr,
+        )
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -50,7 +86,6 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
 def _cmd_billing_run(args: argparse.Namespace) -> int:
     from datetime import datetime
 
-    from lms_billing.billing import Billing
     from lms_billing.clock import ensure_aware
     from lms_billing.errors import ValidationError
 
@@ -60,7 +95,7 @@ def _cmd_billing_run(args: argparse.Namespace) -> int:
             at = ensure_aware(datetime.fromisoformat(args.at), name="--at")
         except ValueError as exc:
             raise ValidationError(f"--at must be an ISO 8601 time, got {args.at!r}.") from exc
-    with Billing(_storage_url(args.storage_url), auto_migrate=False) as billing:
+    with _open_billing(args) as billing:
         result = billing.subscriptions.run_billing(
             at, batch_size=args.batch_size, worker_id=args.worker_id
         )
@@ -80,6 +115,7 @@ def _cmd_billing_run(args: argparse.Namespace) -> int:
             f"{collected.failed} failed, {collected.exhausted} out of retries, "
             f"{collected.deferred} deferred."
         )
+    _note_defaults(args)
     if result.stuck:
         # The run itself finished, but a scheduler must see that someone has to look.
         print(
@@ -95,21 +131,33 @@ def _cmd_billing_run(args: argparse.Namespace) -> int:
 def _cmd_tax_report(args: argparse.Namespace) -> int:
     from datetime import date
 
-    from lms_billing.billing import Billing
     from lms_billing.errors import ValidationError
 
     try:
         start, end = date.fromisoformat(args.start), date.fromisoformat(args.end)
     except ValueError as exc:
         raise ValidationError("--from and --to must be dates like 2026-01-31.") from exc
-    with Billing(_storage_url(args.storage_url), auto_migrate=False) as billing:
+    with _open_billing(args) as billing:
         sys.stdout.write(billing.tax_reports.report_csv(start, end, period=args.period))
+    _note_defaults(args)
     return 0
 
 
 def _cmd_version(args: argparse.Namespace) -> int:
     print(__version__)
     return 0
+
+
+def _add_app_argument(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--app",
+        metavar="MODULE:NAME",
+        help=(
+            "your service's configured Billing (its settings, tax engines, gateways): an "
+            f"instance or a function returning one (default: ${APP_ENV}; without it the "
+            "defaults are used)"
+        ),
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -139,6 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--storage-url",
         help=f"database URL (default: ${STORAGE_URL_ENV} or {DEFAULT_STORAGE_URL})",
     )
+    _add_app_argument(run)
     run.add_argument("--at", help="bill as of this ISO 8601 time with offset (default: now)")
     run.add_argument("--batch-size", type=int, default=500, help="subscriptions per transaction")
     run.add_argument("--worker-id", help="name recorded on the run (default: host:pid)")
@@ -160,6 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--storage-url",
         help=f"database URL (default: ${STORAGE_URL_ENV} or {DEFAULT_STORAGE_URL})",
     )
+    _add_app_argument(report)
     report.set_defaults(handler=_cmd_tax_report)
 
     version = commands.add_parser("version", help="print the lms-billing version")

@@ -274,6 +274,8 @@ def invoice_view(
     totals.append(Row(text["total"], fmt.money(invoice.total), strong=True))
     if invoice.applied_balance:
         totals.append(Row(text["applied_balance"], fmt.money(-invoice.applied_balance)))
+    if invoice.credited_to_balance:  # a negative total: owed to the customer, not refunded
+        totals.append(Row(text["credited_to_balance"], fmt.money(invoice.credited_to_balance)))
     if invoice.pre_payment_credit_notes_amount:
         totals.append(
             Row(text["credit_notes"], fmt.money(-invoice.pre_payment_credit_notes_amount))

@@ -30,7 +30,7 @@ from lms_billing.money import format_money, from_minor_units
 from lms_billing.rendering import HtmlRenderer, Party, SellerDetails
 from lms_billing.rendering.pdf import FontSet, PdfRenderer, find_fonts
 
-from .helpers import NOW, FlatVatEngine, draft, tax_context
+from .helpers import NOW, FlatVatEngine, draft, make_line, tax_context
 
 SELLER = SellerDetails(
     name="Lernwerk Akademie GmbH",
@@ -149,6 +149,19 @@ def test_reverse_charge_note_is_printed_in_the_readers_language() -> None:
     html = HtmlRenderer().render_invoice(invoice, SELLER, locale="fr_FR")
     assert "Autoliquidation (Reverse charge)" in html
     assert "TVA FR 0\xa0% (Autoliquidation)" in html
+
+
+def test_a_negative_invoice_says_the_credit_went_to_the_balance() -> None:
+    downgrade = add_line(draft(**BUYER), make_line("unused_pro", -1_000))
+    downgrade = add_line(downgrade, make_line("rest_of_basic", 291))
+    final = finalize(compute_tax(downgrade, FlatVatEngine(), tax_context()), "INV-9", NOW)
+    assert final.credited_to_balance == 844
+    for locale, label in [("en_US", "Credited to your balance"), ("pt_BR", "Creditado")]:
+        html = HtmlRenderer().render_invoice(final, SELLER, locale=locale)
+        row = html.split(label, 1)[1].split("</tr>", 1)[0]
+        assert money(844, locale) in row  # a positive amount: owed to the customer
+    positive = HtmlRenderer().render_invoice(sample_invoice(), SELLER, locale="en_US")
+    assert "Credited to your balance" not in positive
 
 
 def test_html_is_escaped() -> None:

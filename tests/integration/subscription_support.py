@@ -124,6 +124,17 @@ def make_shop(
     return Shop(billing, clock, service, customer, basic, pro, yearly, seats, log)
 
 
+def seed_monthly_subscriptions(storage_url: str, count: int, *, start: datetime) -> None:
+    """``count`` monthly subscriptions of one customer started at ``start`` (so due a month
+    later), written to ``storage_url`` and closed: for tests of the command line."""
+    shop = make_shop(storage_url, start=start)
+    for n in range(count):
+        shop.subscriptions.create(
+            shop.customer.id, [{"price_id": shop.basic.id}], idempotency_key=f"s{n}"
+        )
+    shop.billing.close()
+
+
 def shop_on(backend: str, tmp_path: Path, **options: Any) -> Iterator[Shop]:
     """A ``shop`` fixture's body: a :func:`make_shop` on ``"memory"`` or a SQLite file in
     ``tmp_path`` (``"sqlite"``), closed after the test::

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from subscription_support import make_shop
+from subscription_support import seed_monthly_subscriptions
 
 from lms_billing.cli import EXIT_STUCK, main
 from lms_billing.domain.subscription_records import SubscriptionRecord
@@ -17,12 +17,7 @@ def test_billing_run_command_renews_due_subscriptions_once(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     url = f"sqlite:///{tmp_path / 'cli.db'}"
-    shop = make_shop(url, start=datetime(2026, 3, 1, tzinfo=UTC))
-    for n in range(3):
-        shop.subscriptions.create(
-            shop.customer.id, [{"price_id": shop.basic.id}], idempotency_key=f"s{n}"
-        )
-    shop.billing.close()
+    seed_monthly_subscriptions(url, 3, start=datetime(2026, 3, 1, tzinfo=UTC))
 
     args = ["billing-run", "--storage-url", url, "--at", "2026-04-01T00:00:00+00:00"]
     assert main([*args, "--batch-size", "2"]) == 0
@@ -49,12 +44,7 @@ def test_billing_run_exits_3_and_says_so_when_subscriptions_are_stuck(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url = f"sqlite:///{tmp_path / 'cli.db'}"
-    shop = make_shop(url, start=datetime(2026, 3, 1, tzinfo=UTC))
-    for n in range(2):
-        shop.subscriptions.create(
-            shop.customer.id, [{"price_id": shop.basic.id}], idempotency_key=f"s{n}"
-        )
-    shop.billing.close()
+    seed_monthly_subscriptions(url, 2, start=datetime(2026, 3, 1, tzinfo=UTC))
     renew = billing_run._Renewer.renew
     broken: list[str] = []
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from subscription_support import make_shop
+from subscription_support import seed_monthly_subscriptions
 
 from lms_billing.cli import main
 from lms_billing.domain.invoices import InvoiceStatus
@@ -22,12 +22,7 @@ def host_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """A service module in the working folder (as a deployment has it) configuring Billing
     with its own invoice series; two subscriptions are due on 2026-04-01."""
     url = f"sqlite:///{tmp_path / 'host.db'}"
-    shop = make_shop(url, start=datetime(2026, 3, 1, tzinfo=UTC))
-    for n in range(2):
-        shop.subscriptions.create(
-            shop.customer.id, [{"price_id": shop.basic.id}], idempotency_key=f"s{n}"
-        )
-    shop.billing.close()
+    seed_monthly_subscriptions(url, 2, start=datetime(2026, 3, 1, tzinfo=UTC))
     name = f"host_billing_{uuid.uuid4().hex}"  # fresh per test: no cached import
     (tmp_path / f"{name}.py").write_text(
         textwrap.dedent(
@@ -93,9 +88,7 @@ def test_without_an_app_the_defaults_are_used_and_the_command_says_so(
     assert _renewal_numbers(f"sqlite:///{tmp_path / 'host.db'}")[0].startswith("INV-")
 
 
-def test_tax_report_runs_with_the_app(
-    host_module: str, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_tax_report_runs_with_the_app(host_module: str, capsys: pytest.CaptureFixture[str]) -> None:
     args = ["tax-report", "--from", "2026-01-01", "--to", "2026-12-31"]
     assert main([*args, "--app", f"{host_module}:create_billing"]) == 0
     captured = capsys.readouterr()

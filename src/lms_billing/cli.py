@@ -69,15 +69,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_migrate(args: argparse.Namespace) -> int:
-    from lms_billing.plugins.manager import PluginHost, get_plugin_manager
-
-    url = _storage_url(args.storage_url)
-    host = PluginHost(get_plugin_manager())
-    storage = host.storage_backend_for(url).open(url)
-    try:
+    with _open_billing(args) as billing:  # the app's storage (and its backend plugins)
+        storage = billing.storage
         storage.migrate()
-    finally:
-        storage.close()
     # storage.url, not url: the SQLAlchemy storage hides the password.
     print(f"Schema is up to date on {storage.name} storage ({storage.url}).")
     return 0
@@ -178,6 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--storage-url",
         help=f"database URL (default: ${STORAGE_URL_ENV} or {DEFAULT_STORAGE_URL})",
     )
+    _add_app_argument(migrate)
     migrate.set_defaults(handler=_cmd_migrate)
 
     run = commands.add_parser(

@@ -121,3 +121,10 @@ def test_app_and_storage_url_exclude_each_other(
     assert main([*args, *AT]) == 1
     assert "--storage-url and --app exclude each other" in capsys.readouterr().err
     assert not (tmp_path / "other.db").exists()
+
+
+def test_migrate_migrates_the_apps_storage(
+    host_module: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["migrate", "--app", f"{host_module}:create_billing"]) == 0
+    assert f"({'sqlite:///' + str(tmp_path / 'host.db')})" in capsys.readouterr().out

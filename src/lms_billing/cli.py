@@ -126,13 +126,22 @@ def _cmd_tax_report(args: argparse.Namespace) -> int:
     from datetime import date
 
     from lms_billing.errors import ValidationError
+    from lms_billing.tax import FxEurRates
 
     try:
         start, end = date.fromisoformat(args.start), date.fromisoformat(args.end)
     except ValueError as exc:
         raise ValidationError("--from and --to must be dates like 2026-01-31.") from exc
     with _open_billing(args) as billing:
-        sys.stdout.write(billing.tax_reports.report_csv(start, end, period=args.period))
+        # OSS returns convert at the ECB rate of the period's last day: only the host knows
+        # whether its FX sources answer with those, so using them is asked for explicitly.
+        eur_rates = (
+            FxEurRates(billing.plugins.fx_rate_sources())
+            if args.eur_rates == "fx-sources"
+            else None
+        )
+        csv = billing.tax_reports.report_csv(start, end, period=args.period, eur_rates=eur_rates)
+        sys.stdout.write(csv)
     _note_defaults(args)
     return 0
 
@@ -200,6 +209,16 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--from", dest="start", required=True, help="first day, YYYY-MM-DD")
     report.add_argument("--to", dest="end", required=True, help="last day, YYYY-MM-DD")
     report.add_argument("--period", choices=["month", "quarter", "year"], default="quarter")
+    report.add_argument(
+        "--eur-rates",
+        choices=["none", "fx-sources"],
+        default="none",
+        help=(
+            "EUR columns of non-EUR rows: 'fx-sources' converts with the app's FX rate plugins "
+            "(register ECB rates for OSS returns); 'none' leaves them empty unless an invoice "
+            "recorded its EUR rate"
+        ),
+    )
     report.add_argument(
         "--storage-url",
         help=f"database URL (default: ${STORAGE_URL_ENV} or {DEFAULT_STORAGE_URL})",

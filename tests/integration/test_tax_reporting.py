@@ -150,3 +150,69 @@ def test_tax_report_command_prints_csv(tmp_path: Path, capsys: pytest.CaptureFix
         (r["period"], r["jurisdiction"], r["taxable_sales"], r["tax_collected"]) for r in rows
     ] == [("2026-Q1", "FR", "100.00", "20.00")]
     assert main([*args[:-1], "not-a-date"]) == 1
+
+
+def test_tax_report_command_with_the_app_uses_its_seller_and_fx_sources(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite:///{tmp_path / 'tax.db'}"
+    with Billing(url, settings=TAX_DEMO_SETTINGS, clock=TestClock(FEB)) as billing:
+        fr = billing.customers.create(FR_LEARNER, idempotency_key="c-fr")
+        _invoice(billing, "i1", fr.id, 10000, FR_EVIDENCE)
+        us = billing.customers.create(
+            {"external_id": "us", "name": "Sam", "address": {"country": "US", "state": "OR"}},
+            idempotency_key="c-us",
+        )
+        draft = billing.invoices.create_draft(us.id, "USD", idempotency_key="us-d")
+        billing.invoices.add_line(
+            draft.id, description="Course", unit_amount=5000, idempotency_key="us-l"
+        )
+        billing.invoices.finalize(draft.id, idempotency_key="us-f")
+    (tmp_path / "tax_app.py").write_text(
+        f"""
+from datetime import datetime
+from decimal import Decimal
+
+from lms_billing import Billing
+from lms_billing.demo_tax import TAX_DEMO_SETTINGS
+from lms_billing.domain.fx import FxRate
+from lms_billing.hookspecs import hookimpl
+
+
+class Ecb:
+    name = "ecb"
+
+    def get_rate(self, base, quote, at):
+        if (base, quote) != ("USD", "EUR"):
+            return None
+        return FxRate(base=base, quote=quote, rate=Decimal("0.9"), as_of=at, source="ecb")
+
+
+class Rates:
+    @hookimpl
+    def lms_billing_fx_rates(self):
+        return [Ecb()]
+
+
+def create_billing():
+    return Billing({url!r}, settings=TAX_DEMO_SETTINGS, plugins=[Rates()],
+                   load_entrypoints=False)
+""",
+        encoding="utf-8",
+    )
+    monkeypatch.chdir(tmp_path)
+    args = ["tax-report", "--from", "2026-01-01", "--to", "2026-03-31"]
+
+    def rows(*extra: str) -> dict[str, dict[str, str]]:
+        assert main([*args, *extra]) == 0
+        return {r["currency"]: r for r in csv.DictReader(io.StringIO(capsys.readouterr().out))}
+
+    defaults = rows("--storage-url", url)
+    assert defaults["EUR"]["scheme"] == "eu_unclassified"  # no seller: cannot classify
+    with_app = rows("--app", "tax_app:create_billing")
+    assert with_app["EUR"]["scheme"] == "oss"  # the app's seller files under OSS
+    assert with_app["USD"]["eur_conversion"] == "missing"  # FX sources only when asked
+    converted = rows("--app", "tax_app:create_billing", "--eur-rates", "fx-sources")
+    usd = converted["USD"]
+    assert (usd["eur_conversion"], usd["eur_rate"]) == ("period_end_rate", "0.9")
+    assert (usd["zero_tax_sales"], usd["eur_zero_tax_sales"]) == ("50.00", "45.00")

@@ -37,3 +37,13 @@ def test_the_documented_app_module_works_with_the_command(
     assert main(["billing-run", "--app", "myservice_doc_example.billing:create_billing"]) == 0
     captured = capsys.readouterr()
     assert "0 claimed" in captured.out and "note:" not in captured.err
+
+
+def test_the_kubernetes_example_is_the_cronjob_the_runbook_shows() -> None:
+    text = DOC.read_text(encoding="utf-8")
+    shown = re.search(r"\*\*Kubernetes CronJob\*\*[^\n]*\n\n```yaml\n(.*?)```", text, re.S)
+    assert shown is not None
+    example = DOC.parents[1] / "examples" / "k8s" / "billing-run-cronjob.yaml"
+    lines = example.read_text(encoding="utf-8").splitlines(keepends=True)
+    assert "".join(line for line in lines if not line.startswith("#")) == shown.group(1)
+    assert '"--app", "myservice.billing:create_billing"' in shown.group(1)

@@ -120,6 +120,11 @@ class TaxRegistration(BaseModel):
 
     ``threshold`` and ``sales_to_date`` (minor units of the jurisdiction's threshold currency)
     let an engine flag an unregistered seller who has crossed a registration threshold.
+
+    ``valid_from`` and ``valid_until`` (both days included; ``None``: open-ended) date the
+    registration, so a sale is taxed, and reported, under the registration in force on its
+    own date: a seller who joined OSS on 1 April files its March sales locally. A seller
+    that deregistered and registered again records one entry per spell.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -129,11 +134,36 @@ class TaxRegistration(BaseModel):
     tax_id: str | None = None
     threshold: MinorUnits | None = None
     sales_to_date: MinorUnits | None = None
+    valid_from: date | None = None
+    valid_until: date | None = None
 
     @field_validator("jurisdiction")
     @classmethod
     def _upper(cls, value: str) -> str:
         return value.strip().upper()
+
+    @model_validator(mode="after")
+    def _dated_in_order(self) -> TaxRegistration:
+        if (
+            self.valid_from is not None
+            and self.valid_until is not None
+            and self.valid_until < self.valid_from
+        ):
+            raise ValidationError(
+                "A registration's valid_until cannot be before its valid_from.",
+                jurisdiction=self.jurisdiction,
+                valid_from=self.valid_from.isoformat(),
+                valid_until=self.valid_until.isoformat(),
+            )
+        return self
+
+    def covers(self, on: date | None) -> bool:
+        """True when this entry applies on ``on`` (``None``: regardless of its dates)."""
+        if on is None:
+            return True
+        if self.valid_from is not None and on < self.valid_from:
+            return False
+        return self.valid_until is None or on <= self.valid_until
 
 
 class SellerTaxProfile(BaseModel):
@@ -161,17 +191,28 @@ class SellerTaxProfile(BaseModel):
     eu_cross_border_sales_previous_year: MinorUnits | None = None
     eu_cross_border_sales_current_year: MinorUnits | None = None
 
-    def registration(self, jurisdiction: str) -> TaxRegistration | None:
-        """The registration recorded for ``jurisdiction``, or ``None``."""
-        wanted = jurisdiction.upper()
-        for registration in self.registrations:
-            if registration.jurisdiction == wanted:
-                return registration
-        return None
+    def registration(self, jurisdiction: str, on: date | None = None) -> TaxRegistration | None:
+        """The entry recorded for ``jurisdiction`` that applies on ``on``, or ``None``.
 
-    def is_registered(self, jurisdiction: str) -> bool:
-        """True when a registration for ``jurisdiction`` exists and is active."""
-        registration = self.registration(jurisdiction)
+        On a day outside every dated entry the seller was not registered there: the result
+        is then the entry for that jurisdiction as not ``registered``, so its ``threshold``
+        and ``sales_to_date`` still count (``None`` when none was recorded at all)."""
+        wanted = jurisdiction.upper()
+        entries = [r for r in self.registrations if r.jurisdiction == wanted]
+        covering = [r for r in entries if r.covers(on)]
+        for registration in covering:  # a registered spell wins over a threshold record
+            if registration.registered:
+                return registration
+        if covering:
+            return covering[0]
+        if not entries:
+            return None
+        return entries[0].model_copy(update={"registered": False})
+
+    def is_registered(self, jurisdiction: str, on: date | None = None) -> bool:
+        """True when a registration for ``jurisdiction`` is active on ``on`` (``None``: any
+        undated or current entry; engines pass the transaction date)."""
+        registration = self.registration(jurisdiction, on)
         return registration is not None and registration.registered
 
 

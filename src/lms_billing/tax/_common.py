@@ -95,7 +95,7 @@ def unregistered_reason(
     ``default`` is the jurisdiction's threshold for this seller (minor units of ``currency``);
     the seller's :class:`~lms_billing.domain.tax.TaxRegistration` may override it.
     """
-    registration = request.seller.registration(jurisdiction)
+    registration = request.seller.registration(jurisdiction, request.transaction_date)
     threshold = default
     if registration is not None and registration.threshold is not None:
         threshold = registration.threshold

@@ -124,7 +124,7 @@ class CanadaTaxEngine:
                 notes.append(REVERSE_CHARGE_NOTE)
             elif self_accounts(customer) and seller.country != "CA":
                 reviews.append(reverse_charge_without_id(registration, id_types))
-            elif not seller.is_registered(registration):
+            elif not seller.is_registered(registration, day):
                 problem = unregistered_reason(
                     request, registration, CA_THRESHOLDS[registration], "CAD"
                 )

@@ -204,7 +204,7 @@ class EuVatEngine:
     def _unregistered_cross_border(request: TaxRequest) -> str:
         """Why an unregistered seller cannot be taxed on a cross-border B2C sale."""
         seller, country = request.seller, request.customer.country
-        oss = seller.registration(OSS_JURISDICTION)
+        oss = seller.registration(OSS_JURISDICTION, request.transaction_date)
         if oss is not None and oss.sales_to_date is not None:
             threshold = oss.threshold if oss.threshold is not None else seller.eu_threshold
             if seller.country not in EU_MEMBER_STATES or oss.sales_to_date > threshold:
@@ -236,12 +236,13 @@ class EuVatEngine:
     @staticmethod
     def _registered(request: TaxRequest, country: str) -> bool:
         seller = request.seller
-        if seller.is_registered(country):
+        day = request.transaction_date
+        if seller.is_registered(country, day):
             return True
         if country == seller.country:
             # An established seller with a VAT id is registered at home.
             return seller.vat_id is not None
-        return seller.is_registered(OSS_JURISDICTION)
+        return seller.is_registered(OSS_JURISDICTION, day)
 
     def _rated(self, request: TaxRequest, country: str, period: RatePeriod) -> list[TaxDecision]:
         decisions = []

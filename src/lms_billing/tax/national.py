@@ -138,7 +138,7 @@ class NationalTaxEngine:
             validate_tax_id(tax_id.type, tax_id.value)  # raises InvalidTaxIdError
         elif self_accounts(request.customer) and foreign:
             return review(self.name, (reverse_charge_without_id(country, spec.tax_id_types),))
-        registered = seller.is_registered(country)
+        registered = seller.is_registered(country, request.transaction_date)
         charges_business = spec.reverse_charge_unless_registered and registered
         if tax_id is not None and foreign and not charges_business:
             decisions = uniform(

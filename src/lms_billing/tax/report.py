@@ -196,8 +196,11 @@ def period_end(day: date, period: ReportPeriod) -> date:
     return first_of_next - timedelta(days=1)
 
 
-def tax_scheme(line: TaxLine, seller: SellerTaxProfile | None) -> TaxScheme:
-    """The return ``line`` is filed on (see :class:`TaxScheme`)."""
+def tax_scheme(
+    line: TaxLine, seller: SellerTaxProfile | None, on: date | None = None
+) -> TaxScheme:
+    """The return ``line`` is filed on (see :class:`TaxScheme`), under the registrations in
+    force on ``on``, the day of supply (``None``: regardless of their dates)."""
     if line.reverse_charge:
         return TaxScheme.REVERSE_CHARGE
     country = line.jurisdiction
@@ -211,7 +214,7 @@ def tax_scheme(line: TaxLine, seller: SellerTaxProfile | None) -> TaxScheme:
         return TaxScheme.DOMESTIC
     # Registered for OSS, every B2C supply of these services to another member state goes
     # through it, even where the seller also holds a local registration.
-    if seller.is_registered(OSS_REGISTRATION):
+    if seller.is_registered(OSS_REGISTRATION, on):
         return TaxScheme.OSS
     return TaxScheme.LOCAL
 
@@ -279,7 +282,7 @@ def build_tax_report(
             key: _Key = (
                 label,
                 corrects,
-                tax_scheme(line, seller),
+                tax_scheme(line, seller, supplied_on),
                 line.jurisdiction,
                 line.tax_type,
                 doc.currency,

@@ -73,7 +73,7 @@ class UsSalesTaxEngine:
 
         if request.customer.is_exempt(jurisdiction, day):
             return zero(TaxReason.EXEMPT)
-        if state not in self._nexus and not request.seller.is_registered(jurisdiction):
+        if state not in self._nexus and not request.seller.is_registered(jurisdiction, day):
             return zero(TaxReason.NO_NEXUS)
         taxable = self._taxability.get(state, rule.taxable_on(day))
         if taxable is None:

@@ -155,6 +155,43 @@ def test_schemes_separate_oss_domestic_local_and_non_eu_sales() -> None:
     assert tax_scheme(reverse, OSS_SELLER) == TaxScheme.REVERSE_CHARGE
 
 
+def test_schemes_follow_the_registrations_in_force_on_the_supply_date() -> None:
+    # Local FR registration until 31 March, then OSS from 1 April: a Q1 report made today
+    # must still put the March sale on the French return, and its correction in Q2 too.
+    seller = SellerTaxProfile(
+        country="DE",
+        vat_id="DE136695976",
+        registrations=(
+            TaxRegistration(jurisdiction="FR", valid_until=date(2026, 3, 31)),
+            TaxRegistration(jurisdiction="EU", valid_from=date(2026, 4, 1)),
+        ),
+    )
+    fr = _line("FR", "0.20", 100, 20)
+    assert tax_scheme(fr, seller, date(2026, 3, 31)) == TaxScheme.LOCAL
+    assert tax_scheme(fr, seller, date(2026, 4, 1)) == TaxScheme.OSS
+    march = TaxedDocument(
+        document_id="in_m", issued_on=date(2026, 3, 20), currency="EUR", lines=(fr,)
+    )
+    april = TaxedDocument(
+        document_id="in_a", issued_on=date(2026, 4, 2), currency="EUR", lines=(fr,)
+    )
+    correction = TaxedDocument(
+        document_id="cn_m",
+        issued_on=date(2026, 4, 10),
+        currency="EUR",
+        lines=(fr,),
+        credit_note=True,
+        corrects_document_id="in_m",
+        corrects_issued_on=date(2026, 3, 20),
+    )
+    rows = build_tax_report([march, april, correction], seller=seller)
+    assert [(r.period, r.corrects_period, r.scheme) for r in rows] == [
+        ("2026-Q1", None, "local"),
+        ("2026-Q2", None, "oss"),
+        ("2026-Q2", "2026-Q1", "local"),
+    ]
+
+
 def test_rate_types_come_from_the_rate_table_on_the_supply_date() -> None:
     on = date(2025, 9, 1)
     assert rate_type(_line("DE", "0.19", 100, 19), on) == "standard"

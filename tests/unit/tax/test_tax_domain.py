@@ -13,9 +13,11 @@ from lms_billing.domain.customers import Address, CustomerProfile, TaxExempt
 from lms_billing.domain.tax import (
     ExemptionCertificate,
     LocationEvidence,
+    SellerTaxProfile,
     TaxCustomer,
     TaxLine,
     TaxLineItem,
+    TaxRegistration,
     TaxRequest,
     TaxResult,
 )
@@ -105,3 +107,34 @@ def test_result_total_tax_sums_lines() -> None:
     result = TaxResult(engine="x", lines=(line, line.model_copy(update={"line_id": "b"})))
     assert result.total_tax == 38
     assert result.lines_for("b")[0].line_id == "b"
+
+
+def test_registrations_are_dated_and_each_spell_is_its_own_entry() -> None:
+    spells = (
+        TaxRegistration(jurisdiction="gb", registered=False, threshold=0),  # while unregistered
+        TaxRegistration(
+            jurisdiction="GB", valid_from=date(2026, 1, 1), valid_until=date(2026, 6, 30)
+        ),
+        TaxRegistration(jurisdiction="GB", valid_from=date(2026, 10, 1), tax_id="GB1"),
+    )
+    seller = SellerTaxProfile(country="US", registrations=spells)
+    assert not seller.is_registered("GB", date(2025, 12, 31))
+    assert seller.is_registered("GB", date(2026, 1, 1))
+    assert seller.is_registered("GB", date(2026, 6, 30))
+    assert not seller.is_registered("GB", date(2026, 7, 1))
+    again = seller.registration("GB", date(2027, 1, 1))
+    assert again is not None and again.tax_id == "GB1"
+    gap = seller.registration("GB", date(2026, 8, 1))
+    assert gap is not None and gap.threshold == 0 and not gap.registered
+    assert seller.is_registered("GB")  # undated question: some spell is registered
+    dated_only = SellerTaxProfile(
+        country="US",
+        registrations=(TaxRegistration(jurisdiction="NO", valid_from=date(2026, 5, 1)),),
+    )
+    before = dated_only.registration("NO", date(2026, 4, 30))
+    assert before is not None and not before.registered  # recorded, but not yet in force
+    assert dated_only.registration("CH", date(2026, 4, 30)) is None
+    with pytest.raises(ValidationError):
+        TaxRegistration(
+            jurisdiction="GB", valid_from=date(2026, 2, 1), valid_until=date(2026, 1, 1)
+        )

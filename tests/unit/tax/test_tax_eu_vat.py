@@ -234,6 +234,20 @@ def test_unregistered_eu_seller_with_no_sales_figures_needs_review(
     assert reason.startswith("seller_not_registered: FR (no OSS or FR VAT registration")
 
 
+def test_an_oss_registration_counts_only_from_its_first_day(make_request: MakeRequest) -> None:
+    seller = SellerTaxProfile(
+        country="DE",
+        vat_id="DE136695976",
+        registrations=(TaxRegistration(jurisdiction="EU", valid_from=date(2026, 4, 1)),),
+    )
+    before = EuVatEngine().calculate(make_request(seller=seller, on=date(2026, 3, 31)))
+    assert before.needs_review and before.lines == ()
+    assert before.review_reasons[0].startswith("seller_not_registered: FR")
+    after = EuVatEngine().calculate(make_request(seller=seller, on=date(2026, 4, 1)))
+    assert not after.needs_review
+    assert [(line.jurisdiction, line.rate) for line in after.lines] == [("FR", Decimal("0.2"))]
+
+
 def test_unregistered_eu_seller_under_the_threshold_charges_home_vat_by_default(
     make_request: MakeRequest,
 ) -> None:

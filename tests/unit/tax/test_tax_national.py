@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from stdnum.gb import vat as gb_vat
 
-from lms_billing.domain.tax import SellerTaxProfile, TaxRegistration, TaxRequest
+from lms_billing.domain.tax import SellerTaxProfile, TaxRegistration, TaxRequest, TaxResult
 from lms_billing.errors import InvalidTaxIdError, UnknownJurisdictionError
 from lms_billing.tax.canada import CanadaTaxEngine
 from lms_billing.tax.national import (
@@ -117,6 +117,19 @@ def test_uk_has_no_threshold_for_sellers_established_abroad(make_request: MakeRe
     )
     assert first_sale.needs_review
     assert first_sale.review_reasons[0].startswith("seller_not_registered: GB")
+
+
+def test_a_registration_that_ended_no_longer_charges(make_request: MakeRequest) -> None:
+    ended = TaxRegistration(jurisdiction="GB", valid_until=date(2026, 6, 30))
+    seller = _seller("US", ended)
+
+    def on(day: date) -> TaxResult:
+        request = make_request(customer_country="GB", seller=seller, currency="GBP", on=day)
+        return NationalTaxEngine(UK_VAT).calculate(request)
+
+    assert on(date(2026, 6, 30)).lines[0].tax_amount == 2_000
+    after = on(date(2026, 7, 1))  # a foreign seller owes UK VAT from the first sale
+    assert after.needs_review and after.review_reasons[0].startswith("seller_not_registered: GB")
 
 
 def test_uk_threshold_for_uk_sellers_rose_to_90000_on_2024_04_01(

@@ -48,6 +48,16 @@ def test_a_state_registration_counts_as_nexus(make_request: MakeRequest) -> None
     assert result.total_tax == 650
 
 
+def test_a_state_registration_counts_from_its_first_day(make_request: MakeRequest) -> None:
+    dated = TaxRegistration(jurisdiction="US-WA", valid_from=date(2026, 7, 1))
+    seller = SellerTaxProfile(country="US", registrations=(dated,))
+    engine = UsSalesTaxEngine()
+    before = engine.calculate(_us(make_request, "WA", seller=seller, on=date(2026, 6, 30)))
+    assert before.total_tax == 0 and before.lines[0].reason == "no_nexus"
+    after = engine.calculate(_us(make_request, "WA", seller=seller, on=date(2026, 7, 1)))
+    assert after.total_tax == 650
+
+
 def test_states_that_do_not_tax_digital_services(make_request: MakeRequest) -> None:
     result = UsSalesTaxEngine(nexus=["CA", "OR"]).calculate(_us(make_request, "CA"))
     assert [(li.tax_amount, li.reason) for li in result.lines] == [(0, "not_taxable")]

@@ -210,8 +210,8 @@ class SellerTaxProfile(BaseModel):
         return entries[0].model_copy(update={"registered": False})
 
     def is_registered(self, jurisdiction: str, on: date | None = None) -> bool:
-        """True when a registration for ``jurisdiction`` is active on ``on`` (``None``: any
-        undated or current entry; engines pass the transaction date)."""
+        """True when a registration for ``jurisdiction`` is active on ``on`` (``None``:
+        whatever the entries' dates; engines pass the transaction date)."""
         registration = self.registration(jurisdiction, on)
         return registration is not None and registration.registered
 

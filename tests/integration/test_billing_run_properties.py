@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -116,7 +117,7 @@ def test_every_period_is_invoiced_exactly_once_however_runs_are_scheduled(
         else:
             first_start = sub.start_date
         assert spans and spans[0][0] == first_start
-        for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+        for (_, end), (start, _) in pairwise(spans):
             assert start == end, "periods follow each other without gap or overlap"
         # The last invoiced period is the current one (a canceled subscription's last).
         assert spans[-1] == (sub.current_period_start, sub.current_period_end)

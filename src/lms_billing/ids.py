@@ -57,6 +57,11 @@ def _uuid(value: int) -> uuid.UUID:
 
 def uuid7() -> uuid.UUID:
     """A RFC 9562 version 7 UUID, monotonic within this process."""
+    return _uuid(_uuid7_int())
+
+
+def _uuid7_int() -> int:
+    """:func:`uuid7` as its 128-bit integer (ids are formatted from it without a UUID)."""
     global _last_ms, _counter
     with _lock:
         now_ms = time.time_ns() // 1_000_000
@@ -76,7 +81,7 @@ def uuid7() -> uuid.UUID:
         value |= _counter << 64
         value |= 0b10 << 62
         value |= rand_b
-    return _uuid(value)
+    return value
 
 
 # 13+ consecutive decimal digits could pass for a card number (and be refused by the card-data
@@ -90,9 +95,9 @@ def new_id(prefix: str) -> str:
     Never contains a run of 13 or more digits: such a draw is replaced by the next UUID (still
     time-ordered), so our own ids never look like card numbers.
     """
-    value = uuid7().hex
+    value = f"{_uuid7_int():032x}"  # the same text as uuid7().hex, without the UUID object
     while _DIGIT_RUN.search(value):
-        value = uuid7().hex
+        value = f"{_uuid7_int():032x}"
     return f"{prefix}_{value}"
 
 

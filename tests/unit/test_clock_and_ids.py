@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -86,6 +87,10 @@ def test_new_id_has_prefix() -> None:
     value = new_id("prod")
     assert value.startswith("prod_")
     assert len(value) == len("prod_") + 32
+    # The text after the prefix is a version 7 UUID's hex, so ids sort by creation time.
+    hexes = [new_id("in").split("_", 1)[1] for _ in range(500)]
+    assert all(uuid.UUID(h).version == 7 and uuid.UUID(h).hex == h for h in hexes)
+    assert hexes == sorted(hexes)
 
 
 def test_ids_never_look_like_card_numbers(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -97,11 +102,11 @@ def test_ids_never_look_like_card_numbers(monkeypatch: pytest.MonkeyPatch) -> No
     # A draw whose hex is one long digit run (Luhn-valid 16-digit PANs inside) is skipped.
     draws = iter(
         [
-            uuid.UUID("41111111-1111-7111-8111-111111111111"),
-            uuid.UUID("0192f0c3-a7b7-7c2e-9d4e-5f6a7b8c9d0e"),
+            uuid.UUID("41111111-1111-7111-8111-111111111111").int,
+            uuid.UUID("0192f0c3-a7b7-7c2e-9d4e-5f6a7b8c9d0e").int,
         ]
     )
-    monkeypatch.setattr(ids, "uuid7", lambda: next(draws))
+    monkeypatch.setattr(ids, "_uuid7_int", lambda: next(draws))
     assert ids.new_id("pm") == "pm_0192f0c3a7b77c2e9d4e5f6a7b8c9d0e"
     monkeypatch.undo()
     assert not any(contains_card_number(ids.new_id("pm")) for _ in range(20_000))

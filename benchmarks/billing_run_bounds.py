@@ -40,6 +40,8 @@ from lms_billing.storage.sqlalchemy.repositories_subscriptions import (
     _among,
     _json_text,
     _json_text_param,
+    batch_update_statement,
+    claim_query,
 )
 from lms_billing.storage.sqlalchemy.tables import customers
 from lms_billing.storage.sqlalchemy.tables_invoicing import invoice_lines, invoices
@@ -83,14 +85,7 @@ def sql_bound(url: str, batch_size: int, due_at: datetime) -> tuple[float, int]:
     while True:
         began = time.perf_counter()
         with storage.engine.begin() as connection:
-            claim = (
-                sa.select(table.c.id, table.c.version, table.c.customer_id)
-                .add_columns(_json_text(connection, table.c.data))
-                .where(table.c.next_action_at <= due_at)
-                .order_by(table.c.next_action_at, table.c.id)
-                .limit(batch_size)
-                .with_for_update(skip_locked=True)
-            )
+            claim = claim_query(connection, due_at, batch_size).add_columns(table.c.customer_id)
             rows = connection.execute(claim).all()
             if not rows:
                 break
@@ -114,7 +109,7 @@ def sql_bound(url: str, batch_size: int, due_at: datetime) -> tuple[float, int]:
                 rows, head, (header_data, line_data), first, moved_on
             )
             began = time.perf_counter()
-            connection.execute(_update_statement(connection), updates)
+            connection.execute(batch_update_statement(connection), updates)
             head_param = _json_text_param(connection, "data_json", invoices.c.data)
             connection.execute(sa.insert(invoices).values(data=head_param), head_rows)
             line_param = _json_text_param(connection, "data_json", invoice_lines.c.data)
@@ -123,22 +118,6 @@ def sql_bound(url: str, batch_size: int, due_at: datetime) -> tuple[float, int]:
         replayed += len(rows)
     storage.close()
     return elapsed, replayed
-
-
-def _update_statement(connection: sa.Connection) -> sa.Update:
-    """The statement ``update_many`` executes: versioned, key columns and the document."""
-    table = subscriptions
-    return (
-        sa.update(table)
-        .where(table.c.id == sa.bindparam("b_id"), table.c.version == sa.bindparam("b_expected"))
-        .values(
-            version=sa.bindparam("b_version"),
-            status=sa.bindparam("b_status"),
-            next_action_at=sa.bindparam("b_next_action_at"),
-            current_period_end=sa.bindparam("b_current_period_end"),
-            data=_json_text_param(connection, "b_data", table.c.data),
-        )
-    )
 
 
 def _parameter_rows(

@@ -47,6 +47,9 @@ from lms_billing.storage.sqlalchemy.tables_invoicing import (
     numbering_counters,
 )
 from lms_billing.storage.sqlalchemy.tables_subscriptions import SUBSCRIPTION_TABLES
+from lms_billing.storage.sqlalchemy.tables_subscriptions import (
+    subscriptions as subscriptions_table,
+)
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -90,6 +93,44 @@ def _json_text_param(
     return sa.cast(param, column.type) if connection.dialect.name == "postgresql" else param
 
 
+def claim_query(
+    connection: sa.Connection, at: datetime, limit: int, *, exclude: Collection[str] = ()
+) -> sa.Select[Any]:
+    """The billing run's claim: ``id, version, data`` (JSON text) of up to ``limit``
+    subscriptions due at ``at``, in claim order, locked for this transaction."""
+    table = subscriptions_table
+    due = table.c.next_action_at <= utc(at)
+    if exclude:  # a billing run's stuck subscriptions: normally none
+        due = sa.and_(due, table.c.id.not_in(sorted(exclude)))
+    return (
+        sa.select(table.c.id, table.c.version, _json_text(connection, table.c.data))
+        .where(due)
+        .order_by(table.c.next_action_at, table.c.id)
+        .limit(limit)
+        # PostgreSQL: rows other workers hold are skipped, not waited for. SQLite renders
+        # no locking clause (its BEGIN IMMEDIATE already admits one writer at a time).
+        .with_for_update(skip_locked=True)
+    )
+
+
+def batch_update_statement(connection: sa.Connection) -> sa.Update:
+    """The versioned UPDATE of a batch of subscriptions, for ``executemany`` with rows of
+    ``b_id``, ``b_expected`` (the version read), ``b_version``, ``b_status``,
+    ``b_next_action_at``, ``b_current_period_end`` and ``b_data`` (JSON text)."""
+    table = subscriptions_table
+    return (
+        sa.update(table)
+        .where(table.c.id == sa.bindparam("b_id"), table.c.version == sa.bindparam("b_expected"))
+        .values(
+            version=sa.bindparam("b_version"),
+            status=sa.bindparam("b_status"),
+            next_action_at=sa.bindparam("b_next_action_at"),
+            current_period_end=sa.bindparam("b_current_period_end"),
+            data=_json_text_param(connection, "b_data", table.c.data),
+        )
+    )
+
+
 class _Repo(_SqlRepository[M]):
     """A repository over one of the subscription tables."""
 
@@ -116,25 +157,12 @@ class SqlSubscriptionRepository(_Repo[SubscriptionRecord], SubscriptionQueries):
         self, at: datetime, limit: int, *, exclude: Collection[str] = ()
     ) -> builtins.list[SubscriptionRecord]:
         check_limit(limit)
-        table = self._table
-        due = table.c.next_action_at <= utc(at)
-        if exclude:  # a billing run's stuck subscriptions: normally none
-            due = sa.and_(due, table.c.id.not_in(sorted(exclude)))
-        query = (
-            self._select_text()
-            .where(due)
-            .order_by(table.c.next_action_at, table.c.id)
-            .limit(limit)
-            # PostgreSQL: rows other workers hold are skipped, not waited for. SQLite renders
-            # no locking clause (its BEGIN IMMEDIATE already admits one writer at a time).
-            .with_for_update(skip_locked=True)
-        )
+        query = claim_query(self._conn, at, limit, exclude=exclude)
         return [self._rebuild_text(row) for row in self._conn.execute(query)]
 
     def update_many(self, records: Sequence[SubscriptionRecord]) -> None:
         if not records:
             return
-        table = self._table
         rows: list[dict[str, Any]] = []
         for record in records:
             columns = self._spec.key_columns(record)
@@ -152,20 +180,7 @@ class SqlSubscriptionRepository(_Repo[SubscriptionRecord], SubscriptionQueries):
                     "b_data": self._spec.dump_json(record),
                 }
             )
-        statement = (
-            sa.update(table)
-            .where(
-                table.c.id == sa.bindparam("b_id"), table.c.version == sa.bindparam("b_expected")
-            )
-            .values(
-                version=sa.bindparam("b_version"),
-                status=sa.bindparam("b_status"),
-                next_action_at=sa.bindparam("b_next_action_at"),
-                current_period_end=sa.bindparam("b_current_period_end"),
-                data=_json_text_param(self._conn, "b_data", table.c.data),
-            )
-        )
-        result = self._conn.execute(statement, rows)
+        result = self._conn.execute(batch_update_statement(self._conn), rows)
         if self._conn.dialect.supports_sane_multi_rowcount and result.rowcount != len(rows):
             raise StaleVersionError(
                 "A subscription in this batch changed since it was claimed.",
@@ -317,4 +332,6 @@ __all__ = [
     "SqlPendingItemRepository",
     "SqlSubscriptionRepository",
     "SqlSubscriptions",
+    "batch_update_statement",
+    "claim_query",
 ]

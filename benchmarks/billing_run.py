@@ -18,7 +18,6 @@ empty PostgreSQL database. Nothing here asserts a time.
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing
 import os
 import resource
@@ -30,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from billing_run_bounds import codec_bound, sql_bound
+from billing_run_bounds import HEAD_COLUMNS, codec_bound, run_documents, sql_bound
 
 from lms_billing.domain.customers import Customer
 from lms_billing.domain.subscription_records import SubscriptionRecord
@@ -40,6 +39,7 @@ from lms_billing.storage import open_storage
 from lms_billing.storage.entities import CUSTOMERS
 from lms_billing.storage.entities_subscriptions import SUBSCRIPTIONS
 from lms_billing.storage.sqlalchemy import SQLAlchemyStorage
+from lms_billing.storage.sqlalchemy.repositories_subscriptions import _json_text_param
 from lms_billing.storage.sqlalchemy.tables import customers
 from lms_billing.storage.sqlalchemy.tables_invoicing import invoice_lines, invoices
 from lms_billing.storage.sqlalchemy.tables_subscriptions import subscriptions
@@ -150,17 +150,6 @@ def _run(url: str, batch_size: int, queue: Any) -> None:
     queue.put((started, finished, result.invoices_created, baseline, peak))
 
 
-def _json_param(connection: sa.Connection, name: str, column: sa.Column[Any]) -> Any:
-    """JSON text bound as text (cast to JSONB on PostgreSQL): how the run writes ``data``."""
-    param = sa.bindparam(name, type_=sa.Text)
-    return sa.cast(param, column.type) if connection.dialect.name == "postgresql" else param
-
-
-def _as_text(document: dict[str, Any]) -> str:
-    # Compact, in the stored key order: the same text pydantic's model_dump_json writes.
-    return json.dumps(document, separators=(",", ":"), ensure_ascii=False)
-
-
 def _floor(url: str, batch_size: int) -> tuple[float, int, int]:
     """Time a raw Core bulk insert of the rows the run inserted, into the same tables.
 
@@ -172,7 +161,7 @@ def _floor(url: str, batch_size: int) -> tuple[float, int, int]:
     Returns the seconds and the invoice and line counts."""
     storage = open_storage(url)
     assert isinstance(storage, SQLAlchemyStorage)
-    head_columns = [c for c in invoices.c if c.key not in ("id", "number", "data")]
+    head_columns = HEAD_COLUMNS
     line_columns = [invoice_lines.c.position, invoice_lines.c.amount, invoice_lines.c.currency]
     with storage.engine.connect() as connection:
         run_ids, heads = [], []
@@ -185,10 +174,7 @@ def _floor(url: str, batch_size: int) -> tuple[float, int, int]:
         for invoice_id, *values in connection.execute(query):
             line = dict(zip([c.key for c in line_columns], values, strict=True))
             lines.setdefault(invoice_id, []).append(line)
-        header_data, line_data = (
-            _as_text(connection.execute(sa.select(table.c.data).limit(1)).scalar_one())
-            for table in (invoices, invoice_lines)
-        )
+        header_data, line_data = run_documents(connection)
         connection.rollback()
     line_groups = [lines.get(invoice_id, []) for invoice_id in run_ids]
     del lines, run_ids
@@ -215,10 +201,10 @@ def _floor(url: str, batch_size: int) -> tuple[float, int, int]:
         lines_inserted += len(line_rows)
         began = time.perf_counter()
         with storage.engine.begin() as connection:
-            head_data = _json_param(connection, "data_json", invoices.c.data)
+            head_data = _json_text_param(connection, "data_json", invoices.c.data)
             connection.execute(sa.insert(invoices).values(data=head_data), head_rows)
             if line_rows:
-                data = _json_param(connection, "data_json", invoice_lines.c.data)
+                data = _json_text_param(connection, "data_json", invoice_lines.c.data)
                 connection.execute(sa.insert(invoice_lines).values(data=data), line_rows)
         elapsed += time.perf_counter() - began
     storage.close()

@@ -20,6 +20,7 @@ the run's time. Reading the rows to replay or to decode is not timed.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -55,17 +56,29 @@ M = TypeVar("M", bound=BaseModel)
 REPLAY_SERIES = "bounds-replay"  # its own counter: the run's invoice series is left alone
 
 
-def _sample_documents(connection: sa.Connection) -> tuple[dict[str, Any], str, str]:
-    """One run invoice's key columns and its header and line documents, as JSON text."""
-    head_columns = [c for c in invoices.c if c.key not in ("id", "number", "data")]
-    query = sa.select(*head_columns, _json_text(connection, invoices.c.data)).limit(1)
-    *values, header = connection.execute(query).one()
-    line_query = sa.select(_json_text(connection, invoice_lines.c.data)).limit(1)
-    return (
-        dict(zip([c.key for c in head_columns], values, strict=True)),
-        header,
-        connection.execute(line_query).scalar_one(),
+# An invoice row's key columns: what the floor and the replay copy from the run's rows.
+HEAD_COLUMNS = [c for c in invoices.c if c.key not in ("id", "number", "data")]
+
+
+def run_documents(connection: sa.Connection) -> tuple[str, str]:
+    """One run invoice's header document and one of its lines', as the JSON text the run
+    binds: compact, in the stored key order (what pydantic's ``model_dump_json`` writes)."""
+    header, line = (
+        connection.execute(sa.select(table.c.data).limit(1)).scalar_one()
+        for table in (invoices, invoice_lines)
     )
+    return _as_text(header), _as_text(line)
+
+
+def _as_text(document: dict[str, Any]) -> str:
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+
+
+def _sample_documents(connection: sa.Connection) -> tuple[dict[str, Any], str, str]:
+    """One run invoice's key columns, and the run's header and line documents."""
+    values = connection.execute(sa.select(*HEAD_COLUMNS).limit(1)).one()
+    header, line = run_documents(connection)
+    return dict(zip([c.key for c in HEAD_COLUMNS], values, strict=True)), header, line
 
 
 def sql_bound(url: str, batch_size: int, due_at: datetime) -> tuple[float, int]:

@@ -96,6 +96,12 @@ class TaxId(BaseModel):
     value: str = Field(min_length=1)
 
 
+def within(on: date, first: date | None, last: date | None) -> bool:
+    """``first <= on <= last``, both days included; ``None`` leaves that side open (the
+    validity windows of exemption certificates and tax registrations)."""
+    return (first is None or first <= on) and (last is None or on <= last)
+
+
 class ExemptionCertificate(BaseModel):
     """A tax exemption certificate held for a customer (e.g. a US resale certificate)."""
 
@@ -114,7 +120,7 @@ class ExemptionCertificate(BaseModel):
 
     def covers(self, jurisdiction: str, on: date) -> bool:
         """True when this certificate exempts ``jurisdiction`` (or its country) on ``on``."""
-        if on < self.valid_from or (self.valid_until is not None and on > self.valid_until):
+        if not within(on, self.valid_from, self.valid_until):
             return False
         wanted = jurisdiction.upper()
         return self.jurisdiction in ("*", wanted, wanted.split("-", 1)[0])
@@ -158,4 +164,5 @@ __all__ = [
     "TaxId",
     "country_code",
     "locale_tag",
+    "within",
 ]

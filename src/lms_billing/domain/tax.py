@@ -22,6 +22,7 @@ from lms_billing.domain.customers import (
     TaxExempt,
     TaxId,
     country_code,
+    within,
 )
 from lms_billing.errors import InvalidAmountError, UnknownJurisdictionError, ValidationError
 from lms_billing.money import DEFAULT_ROUNDING, CurrencyCode, MinorUnits, RoundingMode
@@ -159,11 +160,7 @@ class TaxRegistration(BaseModel):
 
     def covers(self, on: date | None) -> bool:
         """True when this entry applies on ``on`` (``None``: regardless of its dates)."""
-        if on is None:
-            return True
-        if self.valid_from is not None and on < self.valid_from:
-            return False
-        return self.valid_until is None or on <= self.valid_until
+        return on is None or within(on, self.valid_from, self.valid_until)
 
 
 class SellerTaxProfile(BaseModel):

@@ -15,7 +15,7 @@ from lms_billing.rendering.context import (
 from lms_billing.rendering.html import HtmlRenderer
 from lms_billing.services._context import ServiceContext
 from lms_billing.services._invoicing_support import RenderFormat, seller_for_rendering
-from lms_billing.storage.base import DEFAULT_LIST_LIMIT, UnitOfWork
+from lms_billing.storage.base import UnitOfWork, every
 
 if TYPE_CHECKING:
     from lms_billing.rendering.context import DocumentView
@@ -24,13 +24,7 @@ if TYPE_CHECKING:
 
 def _credit_notes(uow: UnitOfWork, invoice_id: str) -> list[CreditNote]:
     """Every credit note issued against the invoice, page by page."""
-    notes: list[CreditNote] = []
-    while True:
-        after = notes[-1].id if notes else None
-        page = uow.credit_notes.list(invoice_id=invoice_id, starting_after=after)
-        notes.extend(page)
-        if len(page) < DEFAULT_LIST_LIMIT:
-            return notes
+    return list(every(uow.credit_notes.list, invoice_id=invoice_id))
 
 
 class DocumentRenderer:

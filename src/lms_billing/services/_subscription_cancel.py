@@ -43,7 +43,7 @@ from lms_billing.ids import new_id
 from lms_billing.services._context import PendingEvents
 from lms_billing.services._invoicing_support import record_balance, store_credit_note
 from lms_billing.settings import BillingSettings
-from lms_billing.storage.base import MAX_LIST_LIMIT, Storage, UnitOfWork
+from lms_billing.storage.base import MAX_LIST_LIMIT, Storage, UnitOfWork, every
 
 _BILLED = frozenset({InvoiceStatus.OPEN, InvoiceStatus.PAID, InvoiceStatus.UNCOLLECTIBLE})
 _HOLDS_MONEY = frozenset(
@@ -87,45 +87,40 @@ def period_billing(uow: UnitOfWork, sub: Subscription) -> PeriodBilling:
     """The invoice lines of ``sub`` whose period overlaps its current period."""
     start, end = sub.current_period_start, sub.current_period_end
     found = PeriodBilling()
-    after: str | None = None
     # Newest first (ids are time-ordered): stop at the first invoice of an earlier period.
-    while page := uow.invoices.list(
-        subscription_id=sub.id, limit=MAX_LIST_LIMIT, starting_after=after
-    ):
-        for invoice in page:
-            spans = [line.period for line in invoice.lines if line.period is not None]
-            if spans and max(span.end for span in spans) <= start:
-                return found
-            if invoice.status not in _BILLED:
-                continue
-            overlapping = [
-                line
-                for line in invoice.lines
-                if line.period is not None and line.period.end > start and line.period.start < end
-            ]
-            if not overlapping:
-                continue
-            notes = _issued(uow.credit_notes.list(invoice_id=invoice.id, limit=MAX_LIST_LIMIT))
-            credited: dict[str, int] = {}
-            for note in notes:
-                for credit in note.lines:
-                    key = credit.invoice_line_id
-                    credited[key] = credited.get(key, 0) + credit.amount
-            found.invoices[invoice.id] = invoice
-            found.notes[invoice.id] = notes
-            for line in overlapping:
-                assert line.period is not None  # filtered above
-                found.lines.append(
-                    BilledLine(
-                        invoice_id=invoice.id,
-                        line_id=line.id,
-                        amount=line.net_amount,
-                        period_start=line.period.start,
-                        period_end=line.period.end,
-                        creditable=max(0, max(line.net_amount, 0) - credited.get(line.id, 0)),
-                    )
+    for invoice in every(uow.invoices.list, subscription_id=sub.id):
+        spans = [line.period for line in invoice.lines if line.period is not None]
+        if spans and max(span.end for span in spans) <= start:
+            return found
+        if invoice.status not in _BILLED:
+            continue
+        overlapping = [
+            line
+            for line in invoice.lines
+            if line.period is not None and line.period.end > start and line.period.start < end
+        ]
+        if not overlapping:
+            continue
+        notes = _issued(uow.credit_notes.list(invoice_id=invoice.id, limit=MAX_LIST_LIMIT))
+        credited: dict[str, int] = {}
+        for note in notes:
+            for credit in note.lines:
+                key = credit.invoice_line_id
+                credited[key] = credited.get(key, 0) + credit.amount
+        found.invoices[invoice.id] = invoice
+        found.notes[invoice.id] = notes
+        for line in overlapping:
+            assert line.period is not None  # filtered above
+            found.lines.append(
+                BilledLine(
+                    invoice_id=invoice.id,
+                    line_id=line.id,
+                    amount=line.net_amount,
+                    period_start=line.period.start,
+                    period_end=line.period.end,
+                    creditable=max(0, max(line.net_amount, 0) - credited.get(line.id, 0)),
                 )
-        after = page[-1].id
+            )
     return found
 
 

@@ -51,7 +51,7 @@ from lms_billing.domain.subscriptions import (
 from lms_billing.errors import BillingError, ConflictError, PaymentBlockedError, ProviderError
 from lms_billing.services._payment_collector import GatewayCollector
 from lms_billing.services._payment_support import event, publish
-from lms_billing.storage.base import MAX_LIST_LIMIT, UnitOfWork
+from lms_billing.storage.base import MAX_LIST_LIMIT, UnitOfWork, every
 
 if TYPE_CHECKING:
     from lms_billing.services.payments import PaymentService
@@ -102,15 +102,8 @@ def _invoices_to_start(uow: UnitOfWork, queued: list[str]) -> list[Invoice]:
         invoice = uow.invoices.get_or_none(invoice_id)
         if invoice is not None:
             candidates.append(invoice)
-    after: str | None = None
-    while True:  # finds invoices noted by a collector in another (or a restarted) process
-        page = uow.invoices.list(
-            status=InvoiceStatus.OPEN, limit=MAX_LIST_LIMIT, starting_after=after
-        )
-        candidates.extend(page)
-        if len(page) < MAX_LIST_LIMIT:
-            break
-        after = page[-1].id
+    # Also the invoices noted by a collector in another (or a restarted) process.
+    candidates.extend(every(uow.invoices.list, status=InvoiceStatus.OPEN))
     seen: set[str] = set()
     found: list[Invoice] = []
     for invoice in candidates:

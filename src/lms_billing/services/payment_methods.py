@@ -26,7 +26,7 @@ from lms_billing.ids import new_id
 from lms_billing.ports import PaymentGateway, PaymentMethodLookup, PaymentSetup
 from lms_billing.services._context import ServiceContext
 from lms_billing.services._payment_support import PaymentSettings, event, publish
-from lms_billing.storage.base import DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT, UnitOfWork
+from lms_billing.storage.base import DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT, UnitOfWork, every
 
 DEFAULT_GATEWAY = "sandbox"
 CUSTOMER_SYNC_PLUGIN = "lms_billing.payments.gateway_customer_sync"
@@ -403,23 +403,17 @@ class PaymentMethodService:
         now = at or self._ctx.clock.now()
         announced: list[StoredPaymentMethod] = []
         with self._ctx.storage.unit_of_work() as uow:
-            after: str | None = None
-            while True:
-                page = uow.payment_methods.list(limit=MAX_LIST_LIMIT, starting_after=after)
-                for method in page:
-                    key = _expiry_key(method)
-                    if (
-                        key is None
-                        or method.expiring_notice_for == key
-                        or not expires_within(method, now, self.settings.expiring_card_months)
-                    ):
-                        continue
-                    noted = method.model_copy(update={"expiring_notice_for": key})
-                    uow.payment_methods.update(noted)
-                    announced.append(noted)
-                if len(page) < MAX_LIST_LIMIT:
-                    break
-                after = page[-1].id
+            for method in every(uow.payment_methods.list):
+                key = _expiry_key(method)
+                if (
+                    key is None
+                    or method.expiring_notice_for == key
+                    or not expires_within(method, now, self.settings.expiring_card_months)
+                ):
+                    continue
+                noted = method.model_copy(update={"expiring_notice_for": key})
+                uow.payment_methods.update(noted)
+                announced.append(noted)
             uow.commit()
         publish(
             self._ctx,

@@ -23,7 +23,7 @@ from lms_billing.domain.invoices import Invoice, InvoiceStatus
 from lms_billing.domain.tax import TaxLine
 from lms_billing.errors import ValidationError
 from lms_billing.services._context import ServiceContext
-from lms_billing.storage.base import MAX_LIST_LIMIT
+from lms_billing.storage.base import every
 from lms_billing.tax.report import (
     EurRateSource,
     ReportPeriod,
@@ -94,43 +94,37 @@ class TaxReportService:
         if end < start:
             raise ValidationError("The report's end is before its start.", start=start, end=end)
         with self._ctx.storage.unit_of_work() as uow:
-            after: str | None = None
-            while page := uow.invoices.list(limit=MAX_LIST_LIMIT, starting_after=after):
-                for invoice in page:
-                    if invoice.status in REPORTED_STATUSES and invoice.finalized_at is not None:
-                        issued_on = self._local_date(invoice.finalized_at)
-                        if start <= issued_on <= end:
-                            yield from invoice_documents(invoice, issued_on)
-                after = page[-1].id
-            after = None
-            while notes := uow.credit_notes.list(limit=MAX_LIST_LIMIT, starting_after=after):
-                for note in notes:
-                    issued_on = self._local_date(note.created_at)
-                    if not start <= issued_on <= end:
-                        continue
-                    corrected = uow.invoices.get(note.invoice_id)
-                    lines = [
-                        tax_line
-                        for line in note.lines
-                        for tax_line in _tax_lines(
-                            line.invoice_line_id, line.tax_amounts, negative=False
-                        )
-                    ]
-                    if lines:
-                        yield TaxedDocument(
-                            document_id=note.number,
-                            issued_on=issued_on,
-                            currency=note.currency,
-                            lines=tuple(lines),
-                            credit_note=True,
-                            corrects_document_id=corrected.number or corrected.id,
-                            corrects_issued_on=(
-                                None
-                                if corrected.finalized_at is None
-                                else self._local_date(corrected.finalized_at)
-                            ),
-                        )
-                after = notes[-1].id
+            for invoice in every(uow.invoices.list):
+                if invoice.status in REPORTED_STATUSES and invoice.finalized_at is not None:
+                    issued_on = self._local_date(invoice.finalized_at)
+                    if start <= issued_on <= end:
+                        yield from invoice_documents(invoice, issued_on)
+            for note in every(uow.credit_notes.list):
+                issued_on = self._local_date(note.created_at)
+                if not start <= issued_on <= end:
+                    continue
+                corrected = uow.invoices.get(note.invoice_id)
+                lines = [
+                    tax_line
+                    for line in note.lines
+                    for tax_line in _tax_lines(
+                        line.invoice_line_id, line.tax_amounts, negative=False
+                    )
+                ]
+                if lines:
+                    yield TaxedDocument(
+                        document_id=note.number,
+                        issued_on=issued_on,
+                        currency=note.currency,
+                        lines=tuple(lines),
+                        credit_note=True,
+                        corrects_document_id=corrected.number or corrected.id,
+                        corrects_issued_on=(
+                            None
+                            if corrected.finalized_at is None
+                            else self._local_date(corrected.finalized_at)
+                        ),
+                    )
 
     def report(
         self,

@@ -16,7 +16,7 @@ and paged with ``starting_after``, like Stripe's list endpoints.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
@@ -65,6 +65,29 @@ def check_limit(limit: int) -> int:
             limit=repr(limit),
         )
     return limit
+
+
+class _Identified(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+_I = TypeVar("_I", bound=_Identified)
+
+
+def every(list_page: Callable[..., Sequence[_I]], **filters: Any) -> Iterator[_I]:
+    """Every entity a repository's ``list`` returns for ``filters``, page by page (pages of
+    :data:`MAX_LIST_LIMIT`, each after the last id of the one before)::
+
+        for invoice in every(uow.invoices.list, status=InvoiceStatus.OPEN): ...
+    """
+    after: str | None = None
+    while True:
+        page = list_page(**filters, limit=MAX_LIST_LIMIT, starting_after=after)
+        yield from page
+        if len(page) < MAX_LIST_LIMIT:
+            return
+        after = page[-1].id
 
 
 class IdempotencyRecord(BaseModel):
@@ -294,4 +317,5 @@ __all__ = [
     "Storage",
     "UnitOfWork",
     "check_limit",
+    "every",
 ]

@@ -15,7 +15,6 @@ the invoices created, the subscription and invoice status changes, and the event
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import TracebackType
@@ -26,11 +25,10 @@ from lms_billing.clock import TestClock, ensure_aware
 from lms_billing.domain.billing_cycle import add_interval
 from lms_billing.domain.events import Event
 from lms_billing.domain.invoices import Invoice
-from lms_billing.domain.subscription_records import SubscriptionRecord
 from lms_billing.errors import ConfigurationError, DomainError, ValidationError
 from lms_billing.services.billing_run import DEFAULT_BATCH_SIZE, BillingRunResult
 from lms_billing.services.dunning_collection import CollectionRunResult
-from lms_billing.storage.base import MAX_LIST_LIMIT, UnitOfWork
+from lms_billing.storage.base import MAX_LIST_LIMIT, every
 from lms_billing.testing.recorder import EventRecorder
 
 DEFAULT_MAX_STEPS = 10_000
@@ -233,7 +231,7 @@ class BillingSimulator:
         dunning retry is due, or ``None``."""
         earliest: datetime | None = None
         with self.billing.storage.unit_of_work() as uow:
-            moments = [record.next_action_at for record in _all_subscriptions(uow)]
+            moments = [record.next_action_at for record in every(uow.subscriptions.list)]
             if self.collect:
                 moments += [state.next_retry_at for state in uow.dunning.due(until, MAX_LIST_LIMIT)]
         for moment in moments:
@@ -277,10 +275,9 @@ class BillingSimulator:
 
     def _statuses(self) -> tuple[dict[str, str], dict[str, tuple[str, Invoice]]]:
         with self.billing.storage.unit_of_work() as uow:
-            subs = {
-                record.id: str(record.subscription.status) for record in _all_subscriptions(uow)
-            }
-            invoices = {inv.id: (str(inv.status), inv) for inv in _all_invoices(uow)}
+            records = every(uow.subscriptions.list)
+            subs = {record.id: str(record.subscription.status) for record in records}
+            invoices = {inv.id: (str(inv.status), inv) for inv in every(uow.invoices.list)}
         return subs, invoices
 
     # --- lifecycle ----------------------------------------------------------------------
@@ -302,26 +299,6 @@ class BillingSimulator:
 
     def __repr__(self) -> str:
         return f"BillingSimulator(at={self.clock.now().isoformat()})"
-
-
-def _all_subscriptions(uow: UnitOfWork) -> Iterator[SubscriptionRecord]:
-    after: str | None = None
-    while True:
-        page = uow.subscriptions.list(limit=MAX_LIST_LIMIT, starting_after=after)
-        yield from page
-        if len(page) < MAX_LIST_LIMIT:
-            return
-        after = page[-1].id
-
-
-def _all_invoices(uow: UnitOfWork) -> Iterator[Invoice]:
-    after: str | None = None
-    while True:
-        page = uow.invoices.list(limit=MAX_LIST_LIMIT, starting_after=after)
-        yield from page
-        if len(page) < MAX_LIST_LIMIT:
-            return
-        after = page[-1].id
 
 
 __all__ = [
